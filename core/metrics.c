@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder until the metrics registry lands; replaced in full. */
+#include "core/metrics.h"
