@@ -195,9 +195,10 @@ read_value(struct parser *ps,
     if (*out < f->min || *out > f->max)
         return fail(ps,
                     start,
-                    "%s %d out of range %d-%d",
+                    "%s %.*s out of range %d-%d",
                     f->name,
-                    *out,
+                    (int)(*pp - start > 20 ? 20 : *pp - start),
+                    start,
                     f->min,
                     f->max);
     return 0;
@@ -263,9 +264,10 @@ parse_element(struct parser *ps,
         if (step < 1 || step > size)
             return fail(ps,
                         at + 1,
-                        "%s step %d out of range 1-%d",
+                        "%s step %.*s out of range 1-%d",
                         f->name,
-                        step,
+                        (int)(*pp - at - 1 > 20 ? 20 : *pp - at - 1),
+                        at + 1,
                         size);
     }
     set_bits(bits, id, lo, hi, step);

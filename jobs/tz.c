@@ -284,15 +284,16 @@ parse_tzif(struct tz *tz, const uint8_t *p, size_t len)
         return "truncated header";
     if (parse_header(p, len, &h) < 0)
         return "bad magic or version";
-    why = check_counts(&h);
-    if (why != NULL)
-        return why;
     n = block_len(&h, 4);
     if (n > len - TZIF_HEADER_LEN)
         return "counts exceed the file";
-    if (h.version == 0)
-        return read_block(tz, p + TZIF_HEADER_LEN, &h, 4);
-    /* Version 2+: skip the 32-bit block, use the 64-bit one and the footer. */
+    if (h.version == 0) {
+        why = check_counts(&h);
+        return why != NULL ? why : read_block(tz, p + TZIF_HEADER_LEN, &h, 4);
+    }
+    /* Version 2+: skip the 32-bit block unchecked (RFC 9636 readers ignore
+     * it; some writers leave its counts zero), use the 64-bit block and the
+     * footer. */
     version = h.version;
     p += TZIF_HEADER_LEN + n;
     len -= TZIF_HEADER_LEN + n;
