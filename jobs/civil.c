@@ -99,8 +99,14 @@ civil_to_seconds(const struct civil_time *c)
 void
 civil_from_seconds(int64_t seconds, struct civil_time *c)
 {
-    int64_t days = civil_floor_div(seconds, CIVIL_SECS_PER_DAY);
-    int64_t sod = seconds - days * CIVIL_SECS_PER_DAY;
+    /* Not seconds - days * 86400: that overflows near INT64_MIN. */
+    int64_t days = seconds / CIVIL_SECS_PER_DAY;
+    int64_t sod = seconds % CIVIL_SECS_PER_DAY;
+
+    if (sod < 0) {
+        sod += CIVIL_SECS_PER_DAY;
+        days--;
+    }
 
     civil_date_from_days(days, &c->year, &c->month, &c->day);
     c->hour = (int)(sod / 3600);

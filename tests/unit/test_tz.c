@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for civil-time arithmetic and the TZif / POSIX TZ time zones. */
+/* ctest-labels: concurrency */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -967,12 +969,116 @@ test_random_corruption(void **state)
             (void)tz_offset_at(tz, t);
         assert_int_equal(tz_local_to_utc(tz, &c, cand, &n, &gap), 0);
         assert_int_equal(tz_format(tz, 1743865200, buf, sizeof(buf)), 0);
+        assert_int_equal(tz_format(tz, INT64_MIN, buf, sizeof(buf)), 0);
+        (void)tz_utc_at_or_after_local(tz, INT64_MAX);
+        (void)tz_local_high_water(tz, INT64_MAX);
         tz_destroy(tz);
     }
     /* Changes to transition times and unused bytes keep files valid. */
     assert_true(accepted > 0);
     free(b);
     free(orig);
+}
+
+static void
+test_extreme_instants(void **state)
+{
+    static const char *const zones[] = {"America/New_York",
+                                        "Australia/Lord_Howe",
+                                        "Asia/Kathmandu",
+                                        "UTC"};
+    const int64_t instants[] = {INT64_MIN,
+                                INT64_MIN + 1,
+                                -(INT64_C(1) << 59),
+                                INT64_MAX - 1,
+                                INT64_MAX};
+    struct civil_time first = {CIVIL_YEAR_MIN, 1, 1, 0, 0, 0};
+    struct civil_time last = {CIVIL_YEAR_MAX, 12, 31, 23, 59, 59};
+
+    (void)state;
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        struct tz *tz = load(zones[z]);
+        struct civil_time c;
+        struct tz_info info;
+        int64_t cand[2];
+        int64_t gap;
+        int n;
+
+        for (size_t i = 0; i < sizeof(instants) / sizeof(instants[0]); i++) {
+            int off = tz_offset_at(tz, instants[i]);
+
+            assert_true(off > -TZ_OFFSET_MAX && off < TZ_OFFSET_MAX);
+            tz_lookup(tz, instants[i], &info);
+            assert_true(info.next_transition > instants[i] ||
+                        info.next_transition == INT64_MAX);
+            tz_civil_at(tz, instants[i], &c);
+            (void)tz_local_high_water(tz, instants[i]);
+            (void)tz_utc_at_or_after_local(tz, instants[i]);
+        }
+        assert_int_equal(tz_local_to_utc(tz, &first, cand, &n, &gap), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(tz_local_to_utc(tz, &last, cand, &n, &gap), 0);
+        assert_int_equal(n, 1);
+        tz_destroy(tz);
+    }
+}
+
+/* Zones are immutable: threads share one and load others concurrently. */
+struct worker {
+    const struct tz *shared;
+    int64_t sum;
+};
+
+static int64_t
+offset_sum(const struct tz *tz)
+{
+    int64_t sum = 0;
+
+    for (int64_t t = INT64_C(-3000000000); t < INT64_C(4000000000);
+         t += 86400 * 3 + 1234)
+        sum += tz_offset_at(tz, t) + tz_local_high_water(tz, t) - t;
+    return sum;
+}
+
+static void *
+worker_run(void *arg)
+{
+    struct worker *w = arg;
+
+    for (int i = 0; i < 3; i++) {
+        struct deskdb_err err;
+        struct tz *own = tz_load_dir(TZ_DEFAULT_TZDIR, "Europe/Berlin", &err);
+
+        if (own == NULL)
+            return NULL;
+        w->sum = offset_sum(w->shared);
+        tz_destroy(own);
+    }
+    return w;
+}
+
+static void
+test_threads_share_a_zone(void **state)
+{
+    struct tz *tz = load("America/New_York");
+    int64_t want = offset_sum(tz);
+    pthread_t th[4];
+    struct worker w[4];
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        w[i].shared = tz;
+        w[i].sum = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *ret;
+
+        assert_int_equal(pthread_join(th[i], &ret), 0);
+        assert_ptr_equal(ret, &w[i]);
+        assert_int_equal(w[i].sum, want);
+    }
+    tz_destroy(tz);
 }
 
 int
@@ -997,6 +1103,8 @@ main(void)
         cmocka_unit_test(test_malformed_headers),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_random_corruption),
+        cmocka_unit_test(test_extreme_instants),
+        cmocka_unit_test(test_threads_share_a_zone),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
