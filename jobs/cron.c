@@ -211,6 +211,41 @@ set_bits(uint64_t *bits, enum field_id id, int lo, int hi, int step)
         *bits |= UINT64_C(1) << (id == F_DOW && v == 7 ? 0 : v);
 }
 
+/* "/n" after "*" or a range a-b (range); a single value takes no step. */
+static int
+parse_step(struct parser *ps,
+           const struct field_spec *f,
+           bool range,
+           int lo,
+           const char **pp,
+           const char *end,
+           int *step)
+{
+    const char *at = *pp;
+    int size = f->last - f->min + 1;
+
+    if (!range)
+        return fail(ps,
+                    at,
+                    "%s step needs a range or '*' (write %d-%d/n or */n)",
+                    f->name,
+                    lo,
+                    f->last);
+    (*pp)++;
+    if (*pp >= end || !is_digit(**pp))
+        return fail(ps, *pp, "%s step: expected a number", f->name);
+    *step = read_number(pp, end);
+    if (*step < 1 || *step > size)
+        return fail(ps,
+                    at + 1,
+                    "%s step %.*s out of range 1-%d",
+                    f->name,
+                    (int)(*pp - at - 1 > 20 ? 20 : *pp - at - 1),
+                    at + 1,
+                    size);
+    return 0;
+}
+
 /* One list element: "*", "a", "a-b", each optionally followed by "/n". */
 static int
 parse_element(struct parser *ps,
@@ -240,36 +275,18 @@ parse_element(struct parser *ps,
             if (hi < lo)
                 return fail(ps,
                             start,
-                            "%s range %d-%d is reversed",
+                            "%s range %d-%d is reversed%s",
                             f->name,
                             lo,
-                            hi);
+                            hi,
+                            id == F_DOW && hi == 0
+                                ? " (Sunday is also 7: write it last as 7)"
+                                : "");
         }
     }
-    if (*pp < end && **pp == '/') {
-        const char *at = *pp;
-        int size = f->last - f->min + 1;
-
-        if (!range)
-            return fail(ps,
-                        at,
-                        "%s step needs a range or '*' (write %d-%d/n or */n)",
-                        f->name,
-                        lo,
-                        f->last);
-        (*pp)++;
-        if (*pp >= end || !is_digit(**pp))
-            return fail(ps, *pp, "%s step: expected a number", f->name);
-        step = read_number(pp, end);
-        if (step < 1 || step > size)
-            return fail(ps,
-                        at + 1,
-                        "%s step %.*s out of range 1-%d",
-                        f->name,
-                        (int)(*pp - at - 1 > 20 ? 20 : *pp - at - 1),
-                        at + 1,
-                        size);
-    }
+    if (*pp < end && **pp == '/' &&
+        parse_step(ps, f, range, lo, pp, end, &step) < 0)
+        return DESKDB_EINVAL;
     set_bits(bits, id, lo, hi, step);
     return 0;
 }

@@ -187,7 +187,7 @@ tz_local_to_utc(const struct tz *tz,
 
     *n = 0;
     if (!civil_is_valid(local))
-        return err_set(NULL, DESKDB_EINVAL, "invalid local time");
+        return DESKDB_EINVAL;
     l = civil_to_seconds(local);
     /* Every instant showing l lies within TZ_OFFSET_MAX of l. */
     for (u = l - TZ_OFFSET_MAX; u <= l + TZ_OFFSET_MAX; u = s.end) {
@@ -243,6 +243,6 @@ tz_format(const struct tz *tz, int64_t utc, char *buf, size_t n)
                    tz_abbr_at(tz, u),
                    offs);
     if (len < 0 || (size_t)len >= n)
-        return err_set(NULL, DESKDB_EINVAL, "format buffer too small");
+        return DESKDB_EINVAL;
     return DESKDB_OK;
 }
