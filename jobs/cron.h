@@ -19,7 +19,8 @@
  *   *        every value            a      one value
  *   a-b      a to b inclusive       *\/n   every n-th value from the start
  *   a-b/n    every n-th value from a to b
- * Ranges must not be reversed (5-1 is an error: write 5-7,0-1 or a list).
+ * Ranges must not be reversed: "22-1" in the hour field is an error; write
+ * "22-23,0-1".
  * A step needs a range or "*" ("5/15" is rejected, as Vixie cron does); it
  * must be 1 to the size of the field (60, 24, 31, 12, 7).
  *   minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or jan-dec,
@@ -49,9 +50,9 @@
  * Day-of-month and day-of-week (Vixie semantics): when both fields are
  * restricted a day matches if EITHER matches ("0 0 1 * 1" is the 1st of
  * the month and every Monday; "0 0 L * 5" is the last day and every
- * Friday).  When either field is a "star" field, a day
- * must match both, which means the other field decides.  A field counts as
- * a star field when its text begins with "*" -- so, as in Vixie cron,
+ * Friday).  When either field is a "star" field, a day must match both,
+ * which means the other field decides.  A field counts as a star field
+ * when its text begins with "*" -- so, as in Vixie cron,
  * "0 0 1-7 * *\/2" (a day-of-week of "*\/2") means days 1-7 that are also
  * Sun/Tue/Thu/Sat, not "days 1-7 or those weekdays".
  *
@@ -62,7 +63,8 @@
  *
  * DST and time zones (the "vixie" policy; normative):
  *
- *   Calendar expressions are evaluated on the wall clock of the given zone.
+ *   Calendar expressions are evaluated on the wall clock of the given zone,
+ *   at second 0 of each matching wall-clock minute.
  *   An expression is a FIXED-TIME job when neither its minute field nor
  *   its hour field is a star field (e.g. "30 2 * * *", "0 0 * * *",
  *   "15 9-17 * * 1-5", @daily); otherwise (e.g. "*\/10 * * * *",
@@ -86,7 +88,9 @@
  *   "@every" ignores the zone and the wall clock: it fires at the instants
  *   that are multiples of the interval since 1970-01-01T00:00:00Z, so a
  *   restart, a leader change or DST never shift its cadence ("@every 1h"
- *   fires on every UTC hour, exactly 3600 s apart).
+ *   fires on every UTC hour, exactly 3600 s apart; "@every 7m" fires every
+ *   420 s, which is not at :00 of every hour).  Passing the previous fire
+ *   time as `after` gives previous + interval.
  */
 
 enum cron_kind {
@@ -110,17 +114,18 @@ struct cron_expr {
 /* Bounds of @every. */
 #define CRON_EVERY_MIN_S 1
 #define CRON_EVERY_MAX_S (366 * INT64_C(86400))
-/* cron_next() looks this far ahead before answering "never". */
+/* cron_next() looks this far ahead (8 * 366 days) before saying "never". */
 #define CRON_SEARCH_YEARS 8
-/* Instants cron_next() accepts: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
- */
+/* Instants cron_next() accepts: 0001-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59Z. */
 #define CRON_TIME_MIN INT64_C(-62135596800)
 #define CRON_TIME_MAX INT64_C(253402300799)
 
 /*
  * Parse `text` into `expr`.  Returns 0, or DESKDB_EINVAL with `err` set to a
  * one-line message and *column (if not NULL) set to the 1-based byte column
- * of the problem in `text` (one past the end for "missing field" errors).
+ * of the problem in `text` (one past the end for "missing field" errors);
+ * *expr is then unspecified.  Pure and thread-safe.
  */
 int cron_parse(const char *text,
                struct cron_expr *expr,

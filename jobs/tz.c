@@ -14,6 +14,9 @@
 #define TZIF_HEADER_LEN 44
 #define TZIF_FOOTER_MAX 256
 
+/* The one parse failure that is not about the data. */
+static const char out_of_memory[] = "out of memory";
+
 struct tzif_header {
     uint8_t version; /* 0 for version 1, else the ASCII digit */
     uint32_t isutcnt;
@@ -228,7 +231,7 @@ read_block(struct tz *tz,
     tz->trans_type = calloc(h->timecnt + 1, 1);
     tz->types = calloc(h->typecnt, sizeof(*tz->types));
     if (tz->trans == NULL || tz->trans_type == NULL || tz->types == NULL)
-        return "out of memory";
+        return out_of_memory;
     for (size_t i = 0; i < h->timecnt; i++, p += timesize) {
         tz->trans[i] = timesize == 8 ? be64(p) : (int32_t)be32(p);
         if (i > 0 && tz->trans[i] <= tz->trans[i - 1])
@@ -242,6 +245,7 @@ read_block(struct tz *tz,
     why = read_types(tz, p, h);
     if (why != NULL)
         return why;
+    /* Leap-second records would come next; check_counts() refused them. */
     p += (size_t)h->typecnt * 6 + h->charcnt;
     return read_indicators(p, h);
 }
@@ -328,7 +332,7 @@ tz_parse(const char *name, const void *data, size_t len, struct deskdb_err *err)
     if (why == NULL)
         return tz;
     printable(name, shown, sizeof(shown));
-    if (strcmp(why, "out of memory") == 0)
+    if (why == out_of_memory)
         err_set(err, DESKDB_ENOMEM, "time zone \"%s\": out of memory", shown);
     else
         err_set(err,

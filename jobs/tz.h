@@ -25,7 +25,8 @@
  * from -167 to 167 hours, e.g. "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1").
  * Before the first transition the zone uses its first time type.  Files
  * with leap-second records ("right/" zones) are refused: deskdb counts POSIX
- * seconds, so their offsets would be wrong.
+ * seconds, so their offsets would be wrong.  So are offsets of 26 hours or
+ * more and designations longer than TZ_ABBR_MAX bytes.
  */
 struct tz;
 
@@ -43,7 +44,8 @@ struct tz;
  * /usr/share/zoneinfo when TZDIR is unset or empty.  The name must be 1-255
  * bytes of [A-Za-z0-9_+-/], relative, without empty components; the file
  * must be a regular file of at most TZ_FILE_MAX bytes.  "UTC" and "Etc/UTC"
- * are built in and need no file.  Blocks on file I/O.
+ * are built in and need no file.  Blocks on file I/O; reads TZDIR with
+ * getenv(), so nothing may setenv() concurrently.
  *
  * Returns a zone the caller owns (tz_destroy()), or NULL with `err` set:
  * DESKDB_EINVAL for a bad name or malformed data, DESKDB_ENOTFOUND when no
@@ -57,7 +59,8 @@ struct tz *tz_load_dir(const char *dir,
                        struct deskdb_err *err) DESKDB_MUSTCHECK;
 
 /*
- * Parse TZif data held in memory; `name` is only recorded (tz_name()).
+ * Parse TZif data held in memory; `name` (not NULL) is only recorded for
+ * tz_name() and messages.
  * Never reads past data[len - 1]; any structural error gives NULL and
  * DESKDB_EINVAL with a one-line reason.
  */
