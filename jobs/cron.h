@@ -142,6 +142,7 @@ bool cron_is_fixed_time(const struct cron_expr *expr);
  * expression does not fire within CRON_SEARCH_YEARS years (e.g. "0 0 29 2
  * *\/7" most years -- Feb 29 on a Sunday) or not before CRON_TIME_MAX;
  * DESKDB_EINVAL when `after_utc` is outside CRON_TIME_MIN..CRON_TIME_MAX.
+ * On failure *next_utc is not changed.
  * The search skips non-matching months, days and hours, so it costs a few
  * thousand steps at most.
  */
