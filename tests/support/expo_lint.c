@@ -714,7 +714,8 @@ check_unique(struct lint *l)
     size_t i;
     size_t k;
 
-    qsort(l->keys, l->n_keys, sizeof(*l->keys), key_cmp);
+    if (l->n_keys > 1)
+        qsort(l->keys, l->n_keys, sizeof(*l->keys), key_cmp);
     for (i = 1; i < l->n_keys; i++) {
         if (strcmp(l->keys[i - 1].s, l->keys[i].s) == 0) {
             l->line = l->keys[i].line;
@@ -739,7 +740,8 @@ check_unique(struct lint *l)
             names[n++] = (struct key){s, f->line};
         }
     }
-    qsort(names, n, sizeof(*names), key_cmp);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), key_cmp);
     for (i = 1; i < n && !l->failed; i++) {
         if (strcmp(names[i - 1].s, names[i].s) == 0) {
             l->line = names[i].line;
