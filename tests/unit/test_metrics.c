@@ -328,6 +328,8 @@ test_series_cap(void **state)
                                              NULL,
                                              0);
     struct metrics_snapshot *snap;
+    char name[32];
+    int i;
 
     (void)state;
     metrics_family_set_max_series(f, 2);
@@ -343,6 +345,55 @@ test_series_cap(void **state)
     assert_true(dropped(snap, "limit") == 2);
     assert_true(dropped(snap, "duplicate") == 0);
     assert_true(dropped(snap, "invalid_name") == 0);
+    metrics_snapshot_destroy(snap);
+
+    /* a raised cap holds beyond the default, in snapshots too */
+    f = metrics_family(m,
+                       METRIC_GAUGE,
+                       "deskdb_many",
+                       "Many.",
+                       pool_label,
+                       NULL,
+                       0);
+    metrics_family_set_max_series(f, METRICS_DEFAULT_MAX_SERIES + 500);
+    for (i = 0; i < METRICS_DEFAULT_MAX_SERIES + 600; i++) {
+        snprintf(name, sizeof(name), "p%d", i);
+        metric_set(metric_series(f, (const char *[]){name}), i);
+    }
+    snap = metrics_snapshot_create(m, NULL, NULL);
+    assert_int_equal(find(snap, "deskdb_many")->n_samples,
+                     METRICS_DEFAULT_MAX_SERIES + 500);
+    assert_true(dropped(snap, "limit") == 2 + 100);
+    metrics_snapshot_destroy(snap);
+    metrics_destroy(m);
+}
+
+static void
+many_collector(void *arg, struct metrics_sink *sink)
+{
+    char name[32];
+    int i;
+
+    (void)arg;
+    if (metrics_sink_family(sink, METRIC_GAUGE, "pg_many", "M.", pool_label))
+        return;
+    for (i = 0; i < METRICS_DEFAULT_MAX_SERIES + 7; i++) {
+        snprintf(name, sizeof(name), "t%d", i);
+        metrics_sink_sample(sink, (const char *[]){name}, i);
+    }
+}
+
+static void
+test_sink_cap(void **state)
+{
+    struct metrics *m = metrics_create();
+    struct metrics_snapshot *snap;
+
+    (void)state;
+    snap = metrics_snapshot_create(m, many_collector, NULL);
+    assert_int_equal(find(snap, "pg_many")->n_samples,
+                     METRICS_DEFAULT_MAX_SERIES);
+    assert_true(dropped(snap, "limit") == 7);
     metrics_snapshot_destroy(snap);
     metrics_destroy(m);
 }
@@ -807,6 +858,7 @@ main(void)
         cmocka_unit_test(test_counter_never_decreases),
         cmocka_unit_test(test_histogram_observe),
         cmocka_unit_test(test_series_cap),
+        cmocka_unit_test(test_sink_cap),
         cmocka_unit_test(test_snapshot_merges_and_drops),
         cmocka_unit_test(test_sink_cleans_utf8),
         cmocka_unit_test(test_collectors),
