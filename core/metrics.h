@@ -146,8 +146,8 @@ int metrics_sink_family(struct metrics_sink *sink,
                         const char *const *label_names);
 
 /* Add one counter or gauge sample to the current family.  A duplicate label
- * set is dropped and counted; a negative counter value is dropped as
- * invalid. */
+ * set is dropped and counted; a negative or NaN counter value is dropped
+ * as invalid. */
 void metrics_sink_sample(struct metrics_sink *sink,
                          const char *const *label_values,
                          double value);

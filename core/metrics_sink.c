@@ -203,9 +203,9 @@ metrics_sink_sample(struct metrics_sink *sink,
     struct sink_family *f = cur_family(sink);
     struct metrics_sample *s;
 
-    /* counters never go negative (OpenMetrics rejects it) */
+    /* an OpenMetrics counter total is never negative nor NaN */
     if (f != NULL && (f->pub.type == METRIC_HISTOGRAM ||
-                      (f->pub.type == METRIC_COUNTER && value < 0))) {
+                      (f->pub.type == METRIC_COUNTER && !(value >= 0)))) {
         sink->dropped_invalid++;
         return;
     }

@@ -438,6 +438,7 @@ messy_collector(void *arg, struct metrics_sink *sink)
         metrics_sink_family(sink, METRIC_COUNTER, "pg_x_total", "X.", db),
         DESKDB_OK);
     metrics_sink_sample(sink, (const char *[]){"a"}, -1);
+    metrics_sink_sample(sink, (const char *[]){"a"}, NAN);
     metrics_sink_sample(sink, (const char *[]){"b"}, 7);
     assert_int_equal(
         metrics_sink_family(sink, METRIC_HISTOGRAM, "pg_h_seconds", "H.", db),
@@ -519,17 +520,17 @@ test_snapshot_merges_and_drops(void **state)
     assert_int_equal(sample(f, "a")->count, 4);
     /* main twice, postgres (labels differ), pg_x (clash) */
     assert_int_equal(snap->dropped_duplicate, 3);
-    /* before a family, 2 under "bad name", -1 counter, 3 bad histograms,
-     * a plain sample in a histogram family */
-    assert_int_equal(snap->dropped_invalid, 8);
+    /* before a family, 2 under "bad name", -1 and NaN counters, 3 bad
+     * histograms, a plain sample in a histogram family */
+    assert_int_equal(snap->dropped_invalid, 9);
     assert_true(dropped(snap, "duplicate") == 3);
-    assert_true(dropped(snap, "invalid_name") == 8);
+    assert_true(dropped(snap, "invalid_name") == 9);
     metrics_snapshot_destroy(snap);
 
     /* the dropped counters are cumulative across snapshots */
     snap = metrics_snapshot_create(m, NULL, NULL);
     assert_true(dropped(snap, "duplicate") == 6);
-    assert_true(dropped(snap, "invalid_name") == 16);
+    assert_true(dropped(snap, "invalid_name") == 18);
     metrics_snapshot_destroy(snap);
     metrics_destroy(m);
 }
