@@ -101,7 +101,8 @@ family_merge(struct metrics_sink *sink,
         memcpy(into->pub.samples + into->pub.n_samples,
                from->pub.samples,
                from->pub.n_samples * sizeof(*s));
-    if (into->pub.n_buckets == 0) {
+    /* buckets belong to the samples: an empty family takes the others' */
+    if (into->pub.n_samples == 0 && from->pub.n_samples > 0) {
         into->pub.buckets = from->pub.buckets;
         into->pub.n_buckets = from->pub.n_buckets;
     }

@@ -536,6 +536,71 @@ test_snapshot_merges_and_drops(void **state)
 }
 
 static void
+histogram_collector(void *arg, struct metrics_sink *sink)
+{
+    static const double b[] = {5};
+
+    (void)arg;
+    if (metrics_sink_family(sink,
+                            METRIC_HISTOGRAM,
+                            "deskdb_h_seconds",
+                            "H.",
+                            pool_label) == 0)
+        metrics_sink_histogram(sink,
+                               (const char *[]){"x"},
+                               b,
+                               (const uint64_t[]){1},
+                               1,
+                               2,
+                               3);
+}
+
+/* A registered histogram without series merges with a collector's of
+ * other buckets: the samples and their buckets stay together. */
+static void
+test_snapshot_merges_histograms(void **state)
+{
+    struct metrics *m = metrics_create();
+    const struct metrics_snapshot_family *f;
+    struct metrics_snapshot *snap;
+
+    (void)state;
+    assert_non_null(metrics_family(m,
+                                   METRIC_HISTOGRAM,
+                                   "deskdb_h_seconds",
+                                   "H.",
+                                   pool_label,
+                                   buckets3,
+                                   3));
+    snap = metrics_snapshot_create(m, histogram_collector, NULL);
+    f = find(snap, "deskdb_h_seconds");
+    assert_int_equal(f->n_samples, 1);
+    assert_int_equal(f->n_buckets, 1);
+    assert_true(f->buckets[0] == 5);
+    assert_int_equal(sample(f, "x")->count, 3);
+    metrics_snapshot_destroy(snap);
+
+    /* with a series of its own, the collector's family is dropped */
+    metric_observe(metric_series(metrics_family(m,
+                                                METRIC_HISTOGRAM,
+                                                "deskdb_h_seconds",
+                                                "H.",
+                                                pool_label,
+                                                buckets3,
+                                                3),
+                                 (const char *[]){"main"}),
+                   1);
+    snap = metrics_snapshot_create(m, histogram_collector, NULL);
+    f = find(snap, "deskdb_h_seconds");
+    assert_int_equal(f->n_samples, 1);
+    assert_int_equal(f->n_buckets, 3);
+    assert_int_equal(sample(f, "main")->count, 1);
+    assert_int_equal(snap->dropped_duplicate, 1);
+    metrics_snapshot_destroy(snap);
+    metrics_destroy(m);
+}
+
+static void
 test_sink_cleans_utf8(void **state)
 {
     static const char *const app[] = {"application_name", NULL};
@@ -861,6 +926,7 @@ main(void)
         cmocka_unit_test(test_series_cap),
         cmocka_unit_test(test_sink_cap),
         cmocka_unit_test(test_snapshot_merges_and_drops),
+        cmocka_unit_test(test_snapshot_merges_histograms),
         cmocka_unit_test(test_sink_cleans_utf8),
         cmocka_unit_test(test_collectors),
         cmocka_unit_test(test_process_collector),
