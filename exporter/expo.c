@@ -214,8 +214,9 @@ put_metadata(struct writer *w, const struct metrics_snapshot_family *f)
         put_str(w, "\n");
         return;
     }
-    if (f->type == METRIC_COUNTER)
-        len -= strlen("_total");
+    if (f->type == METRIC_COUNTER && len > 6 &&
+        strcmp(f->name + len - 6, "_total") == 0)
+        len -= 6;
     put_str(w, "# TYPE ");
     put(w, f->name, len);
     put_str(w, " ");
