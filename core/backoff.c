@@ -16,10 +16,10 @@ backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int attempt)
     if (base_ms >= cap_ms)
         return cap_ms;
     for (int i = 0; i < attempt; i++) {
-        /* Doubling stops at the cap, so v never exceeds 2 * cap. */
-        v *= 2;
-        if (v >= cap_ms)
+        /* Compare before doubling, so v * 2 cannot overflow. */
+        if (v > cap_ms / 2)
             return cap_ms;
+        v *= 2;
     }
     return v;
 }

@@ -640,7 +640,9 @@ pool_release(struct pool *pool, struct pool_conn *c)
         p->leak_suspects--;
         c->leak_reported = false;
     }
-    if (verdict < 0 && p->closing)
+    /* During shutdown everything returned is closed, and shutdown is the
+     * reason even for a connection broken by its socket being aborted. */
+    if (p->closing)
         verdict = POOL_CLOSE_SHUTDOWN;
     if (verdict < 0) {
         c->checked_ns = now;

@@ -104,6 +104,8 @@ pool_one_line(char *dst, size_t size, const char *src)
 
     for (size_t i = 0; src != NULL && src[i] != '\0' && j + 1 < size; i++) {
         char ch = src[i];
+        if (ch == '\n' && src[i + 1] != '\t')
+            break; /* libpq appends later messages on new lines */
         if (ch == '\n' || ch == '\t' || ch == '\r') {
             if (j > 0 && dst[j - 1] != ' ')
                 dst[j++] = ' ';
@@ -146,16 +148,22 @@ wait_connecting(struct pool *p, int fd, short events, int64_t deadline_ns)
     }
 }
 
-/* Server notices go to our log instead of libpq's default (stderr). */
+/*
+ * Server notices go to our log instead of libpq's default (stderr).  A
+ * FATAL arrives here when the server ends an idle session (terminated
+ * backend, shutdown): the connection is then known dead before the EOF.
+ */
 static void
 notice_receiver(void *arg, const PGresult *res)
 {
-    const struct pool_conn *c = arg;
+    struct pool_conn *c = arg;
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     char b[24];
 
+    if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        c->server_fatal = true;
     log_debug("pool",
               "server notice",
               "backend_pid",
@@ -312,23 +320,26 @@ pool_conn_alive(struct pool_conn *c)
     PGnotify *note;
     int n;
 
-    if (c->broken || PQstatus(c->pg) != CONNECTION_OK)
-        return false;
-    pfd.fd = PQsocket(c->pg);
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    n = poll(&pfd, 1, 0);
-    if (n == 0)
-        return true;
-    if (n < 0)
-        return errno == EINTR;
-    /* Something arrived while idle: a FATAL before the server closed the
-     * socket, an EOF, or a notification.  Reading it settles which. */
-    if (!PQconsumeInput(c->pg))
-        return false;
-    while ((note = PQnotifies(c->pg)) != NULL)
-        PQfreemem(note);
-    return PQstatus(c->pg) == CONNECTION_OK;
+    /* Reading what arrived while idle settles it: a FATAL (which libpq
+     * hands to the notice receiver, which sets server_fatal) and then an
+     * EOF, or a notification.  The FATAL and the EOF may need two reads. */
+    for (int i = 0; i < 4; i++) {
+        if (c->broken || c->server_fatal || PQstatus(c->pg) != CONNECTION_OK)
+            return false;
+        pfd.fd = PQsocket(c->pg);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        n = poll(&pfd, 1, 0);
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return errno == EINTR;
+        if (!PQconsumeInput(c->pg))
+            return false;
+        while ((note = PQnotifies(c->pg)) != NULL)
+            PQfreemem(note);
+    }
+    return !c->server_fatal && PQstatus(c->pg) == CONNECTION_OK;
 }
 
 int

@@ -48,6 +48,7 @@ struct pool_conn {
     bool leak_reported;            /* lock */
     int64_t deadline_ns;           /* holder: pool_conn_set_deadline() */
     bool broken;                   /* holder: close on release */
+    bool server_fatal;             /* holder: the server sent a FATAL */
     enum pool_close_reason reason; /* holder: why it is broken */
     struct pool_conn *prev, *next; /* lock: the idle or active list */
 };
@@ -236,8 +237,8 @@ int pool_conn_run(struct pool_conn *c,
                   PGresult **res,
                   struct deskdb_err *err) DESKDB_MUSTCHECK;
 
-/* One line out of libpq's multi-line messages: tabs and newlines become
- * single spaces, trailing space is dropped. */
+/* The first message out of libpq's error text, on one line: indented
+ * continuation lines are joined with single spaces. */
 void pool_one_line(char *dst, size_t size, const char *src);
 
 /* PQfinish() and free (no accounting). */

@@ -162,7 +162,11 @@ refill_failed(struct pool *p, int64_t now, const struct deskdb_err *e)
 
     pthread_mutex_lock(&p->mu);
     failures = ++p->refill_failures;
-    sleep_ms = backoff_full_jitter_ms(&bo, failures - 1);
+    /* At least the base: a zero draw must not turn into a retry loop. */
+    sleep_ms =
+        POOL_REFILL_BACKOFF_BASE_MS + backoff_full_jitter_ms(&bo, failures - 1);
+    if (sleep_ms > POOL_REFILL_BACKOFF_CAP_MS)
+        sleep_ms = POOL_REFILL_BACKOFF_CAP_MS;
     p->refill_next_ns = now + sleep_ms * NS_PER_MS;
     pthread_mutex_unlock(&p->mu);
     pool_note_connect_error(p, e->msg);
