@@ -45,14 +45,24 @@ void collectors_destroy(struct collectors *c);
  * One collection runs at a time.  A scrape that finds a collection
  * started less than min_interval ago replays it; one that arrives while
  * a collection runs waits for it (up to its budget) and replays it;
- * otherwise it collects.  A collection checks out one pooled
- * connection (waiting at most collectors.timeout) and runs each enabled
- * collector under its own deadline; a collector that fails or times out
- * is reported with deskdb_collector_success 0 and the others are still
- * served.  The sizes and statements collectors are refreshed at most
- * every sizes_interval and replayed in between.  Blocks (on the
- * network, outside every lock) for at most about the budget.  Thread
- * safe.
+ * otherwise it collects.  pg_up is 1 when the database answered a
+ * statement during the collection the scrape reports, so a replayed
+ * collection reports the pg_up it had.
+ *
+ * A collection checks out one pooled connection (waiting at most
+ * collectors.timeout; if none comes, pg_up is 0 and every collector
+ * fails with reason connection) and runs the enabled collectors in turn,
+ * each under its own deadline: the earlier of collectors.timeout and the
+ * end of the budget.  Its statements are cancelled early enough that a
+ * backend that ignores the cancel is given up (and its connection
+ * discarded by the pool) by that deadline; when less than 4 s remain,
+ * such a backend can still overrun it by up to 2 s.  A collector that
+ * fails or times out reports deskdb_collector_success 0 and nothing else;
+ * after a timeout or a lost connection the next collector gets a fresh
+ * connection, and the others are still served.  The sizes and statements
+ * collectors run at most every sizes_interval and are replayed in
+ * between (their HELP says "cached").  Blocks on the network, outside
+ * every lock, for about the budget at most.  Thread safe.
  */
 void collectors_collect_with_budget(struct collectors *c,
                                     struct metrics_sink *sink,

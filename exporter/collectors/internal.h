@@ -118,6 +118,13 @@ struct coll_result {
     int64_t last_success_ns[COLL_N]; /* wall clock, 0: never */
 };
 
+/* Whether a collector's failure has been logged, and how. */
+enum coll_health {
+    COLL_HEALTHY,
+    COLL_FAILING,     /* logged on its own */
+    COLL_UNCONNECTED, /* logged once for all: no connection */
+};
+
 /* A cached collector's last good output. */
 struct coll_cache {
     struct rec *rec; /* NULL: nothing usable */
@@ -143,7 +150,7 @@ struct collectors {
     /* Owned by the running collection (one at a time): no lock. */
     struct coll_cache cache[COLL_N];
     int64_t last_success_ns[COLL_N];
-    bool failing[COLL_N]; /* last run failed: logged once until it recovers */
+    enum coll_health health[COLL_N]; /* failures are logged on change */
     struct stmt_state stmt;
 };
 

@@ -67,17 +67,22 @@ seconds_since(const struct collectors *c, int64_t since_ns)
     return d > 0 ? (double)d / NS_PER_SEC : 0;
 }
 
-/* Log a failure once, when a collector goes from working to failing. */
+/* Count a failure; log it when the collector goes from working to
+ * failing (`bulk`: the caller logged one line for all of them). */
 static void
 note_failure(struct collectors *c,
              enum coll_id id,
              enum coll_reason reason,
-             const char *msg)
+             const char *msg,
+             bool bulk)
 {
     metric_inc(c->errors[id][reason]);
-    if (c->failing[id])
+    if (c->health[id] == COLL_FAILING ||
+        (bulk && c->health[id] == COLL_UNCONNECTED))
         return;
-    c->failing[id] = true;
+    c->health[id] = bulk ? COLL_UNCONNECTED : COLL_FAILING;
+    if (bulk)
+        return;
     log_warn("collectors",
              "collector failed",
              "collector",
@@ -91,13 +96,12 @@ note_failure(struct collectors *c,
 static void
 note_success(struct collectors *c, enum coll_id id)
 {
-    if (!c->failing[id])
-        return;
-    c->failing[id] = false;
-    log_info("collectors",
-             "collector recovered",
-             "collector",
-             coll_defs[id].name);
+    if (c->health[id] == COLL_FAILING)
+        log_info("collectors",
+                 "collector recovered",
+                 "collector",
+                 coll_defs[id].name);
+    c->health[id] = COLL_HEALTHY;
 }
 
 static void
@@ -110,7 +114,7 @@ fail_collector(struct run *r,
 
     st->ok = false;
     st->reason = reason;
-    note_failure(r->c, id, reason, msg);
+    note_failure(r->c, id, reason, msg, false);
 }
 
 /* Check out a connection for the rest of the collection: at most
@@ -234,20 +238,20 @@ run_collector(struct run *r, enum coll_id id)
     if (use_cache(r, id))
         return;
     memset(&ctx, 0, sizeof(ctx));
+    if (clock_mono(r->pclock) >= r->budget_end) {
+        fail_collector(r, id, COLL_REASON_TIMEOUT, "scrape budget spent");
+        return;
+    }
     if (r->conn == NULL && (r->conn_failed || run_acquire(r, &ctx.err) != 0)) {
         fail_collector(r,
                        id,
                        COLL_REASON_CONNECTION,
-                       r->conn_failed && ctx.err.msg[0] == '\0'
-                           ? "no connection for this collection"
-                           : ctx.err.msg);
+                       ctx.err.msg[0] != '\0' ? ctx.err.msg
+                                              : "no connection for this "
+                                                "collection");
         return;
     }
     now = clock_mono(r->pclock);
-    if (now >= r->budget_end) {
-        fail_collector(r, id, COLL_REASON_TIMEOUT, "scrape budget spent");
-        return;
-    }
     end = now + c->cfg.timeout_ms * NS_PER_MS;
     if (end > r->budget_end)
         end = r->budget_end;
@@ -288,15 +292,45 @@ run_probe(struct run *r)
     r->answered |= rc == 0 || rc == DESKDB_EPG;
 }
 
-/* No connection at all: every collector failed for that reason. */
+/* No connection at all: every collector failed for that reason, logged
+ * in one line. */
 static void
 run_unconnected(struct run *r, const char *msg)
 {
+    struct coll_status *st;
+    bool fresh = false;
     size_t i;
 
     for (i = 0; i < COLL_N; i++)
-        if (r->res->st[i].enabled)
-            fail_collector(r, (enum coll_id)i, COLL_REASON_CONNECTION, msg);
+        fresh |= r->res->st[i].enabled && r->c->health[i] != COLL_UNCONNECTED;
+    if (fresh)
+        log_warn("collectors",
+                 "no connection for the PostgreSQL collectors",
+                 "error",
+                 msg);
+    for (i = 0; i < COLL_N; i++) {
+        st = &r->res->st[i];
+        if (!st->enabled)
+            continue;
+        st->ok = false;
+        st->reason = COLL_REASON_CONNECTION;
+        note_failure(r->c, (enum coll_id)i, COLL_REASON_CONNECTION, msg, true);
+    }
+}
+
+/* Connected after a collection that had no connection: say so once. */
+static void
+run_reconnected(struct run *r)
+{
+    size_t i;
+
+    for (i = 0; i < COLL_N; i++) {
+        if (r->c->health[i] != COLL_UNCONNECTED)
+            continue;
+        log_info("collectors",
+                 "connection for the PostgreSQL collectors is back");
+        break;
+    }
 }
 
 struct coll_result *
@@ -323,6 +357,7 @@ coll_run(struct collectors *c, int64_t budget_ms)
     if (run_acquire(&r, &err) != 0) {
         run_unconnected(&r, err.msg);
     } else {
+        run_reconnected(&r);
         for (i = 0; i < COLL_N; i++)
             if (r.res->st[i].enabled)
                 run_collector(&r, (enum coll_id)i);

@@ -190,7 +190,7 @@ build_sql(struct coll_ctx *ctx, struct buf *b, const PGresult *det)
 int
 coll_statements_run(struct coll_ctx *ctx)
 {
-    char band[16];
+    char band[24];
     const char *params[1] = {band};
     PGresult *det = NULL, *res = NULL;
     struct buf b = {0};
@@ -208,7 +208,7 @@ coll_statements_run(struct coll_ctx *ctx)
     rc = build_sql(ctx, &b, det);
     if (rc != 0)
         goto out;
-    snprintf(band, sizeof(band), "%d", 2 * ctx->c->cfg.statements_top);
+    snprintf(band, sizeof(band), "%lld", 2LL * ctx->c->cfg.statements_top);
     rc = coll_query(ctx, b.data, 1, params, &res);
     if (rc != 0)
         goto out;

@@ -130,6 +130,30 @@ test_every_collector_succeeds(void **state)
     colltest_stop(&t);
 }
 
+static void
+test_bad_settings_are_refused(void **state)
+{
+    struct config_collectors cfg;
+    struct colltest t;
+    struct deskdb_err err;
+
+    (void)state;
+    colltest_config(&cfg);
+    cfg.enabled = CONFIG_COLLECTOR_DATABASE;
+    colltest_start(&t, "coll-bad", &cfg, NULL);
+    cfg.timeout_ms = 0;
+    assert_null(collectors_create(&cfg, t.pool, NULL, NULL, &err));
+    assert_int_equal(err.code, DESKDB_EINVAL);
+    assert_non_null(strstr(err.msg, "collectors.timeout"));
+    colltest_config(&cfg);
+    cfg.max_tables = 0;
+    assert_null(collectors_create(&cfg, t.pool, NULL, NULL, &err));
+    assert_non_null(strstr(err.msg, "max_tables"));
+    assert_null(collectors_create(NULL, t.pool, NULL, NULL, &err));
+    collectors_destroy(NULL);
+    colltest_stop(&t);
+}
+
 /* Stable idle backends before counting from a baseline. */
 static double
 idle_backends(struct colltest *t)
@@ -802,6 +826,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_collector_succeeds),
+        cmocka_unit_test(test_bad_settings_are_refused),
         cmocka_unit_test(test_activity_counts_idle_connections),
         cmocka_unit_test(test_locks_waits_and_transaction_age),
         cmocka_unit_test(test_database_and_settings_values),

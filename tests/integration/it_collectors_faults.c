@@ -135,6 +135,42 @@ test_stalled_backend_fails_one_collector(void **state)
     colltest_stop(&t);
 }
 
+/* The scrape budget bounds the whole collection: a stall in the first
+ * collector leaves no time for the others, which fail as timeouts. */
+static void
+test_budget_bounds_the_collection(void **state)
+{
+    struct config_collectors cfg;
+    struct colltest t;
+    struct collectors_scrape scrape;
+    struct metrics_snapshot *snap;
+    int64_t t0, took;
+
+    (void)state;
+    colltest_config(&cfg);
+    cfg.timeout_ms = 5000;
+    colltest_start(&t, "coll-budget", &cfg, NULL);
+    collectors_set_hook(t.c, stop_hook, (void *)"database");
+    scrape.collectors = t.c;
+    scrape.budget_ms = 3000;
+    t0 = pooltest_ms();
+    snap = metrics_snapshot_create(t.m, collectors_collect_scrape, &scrape);
+    took = pooltest_ms() - t0;
+    assert_non_null(snap);
+    assert_true(stopped_pid > 0);
+    if (took > scrape.budget_ms + 1000)
+        fail_msg("collection took %lld ms with a %lld ms budget",
+                 (long long)took,
+                 (long long)scrape.budget_ms);
+    assert_true(colltest_value(snap, "pg_up", END) == 0);
+    assert_true(colltest_success(snap, "database") == 0);
+    assert_true(colltest_success(snap, "settings") == 0);
+    metrics_snapshot_destroy(snap);
+    assert_true(colltest_errors(&t, "database", "timeout") == 1);
+    assert_true(colltest_errors(&t, "settings", "timeout") == 1);
+    colltest_stop(&t);
+}
+
 static double
 collect_pg_up(struct colltest *t, double *database_ok)
 {
@@ -196,6 +232,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_stalled_backend_fails_one_collector,
                                   teardown),
+        cmocka_unit_test_teardown(test_budget_bounds_the_collection, teardown),
         cmocka_unit_test_teardown(test_server_down_and_back, teardown),
     };
 
