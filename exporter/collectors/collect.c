@@ -14,6 +14,8 @@
 #include "exporter/collectors/internal.h"
 
 #define BUDGET_MARGIN_MS 500
+#define BUDGET_MAX_MS    (3600 * 1000) /* keeps deadline sums far from overflow \
+                                        */
 
 static const char errors_help[] =
     "PostgreSQL collector failures by reason: timeout (deadline or scrape "
@@ -300,6 +302,8 @@ collectors_collect_with_budget(struct collectors *c,
 
     if (budget_ms <= 0)
         budget_ms = COLLECTORS_DEFAULT_BUDGET_MS;
+    if (budget_ms > BUDGET_MAX_MS)
+        budget_ms = BUDGET_MAX_MS;
     wait_until = clock_monotonic_ns() + budget_ms * NS_PER_MS;
     pthread_mutex_lock(&c->mu);
     if (c->last != NULL && c->cfg.min_interval_ms > 0 &&
