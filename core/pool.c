@@ -517,6 +517,10 @@ acquire_connect(struct pool *p, struct acquire *a, struct deskdb_err *err)
     p->connecting--;
     pool_slot_freed_locked(p);
     pthread_mutex_unlock(&p->mu);
+    if (rc == DESKDB_ECLOSED) {
+        *err = cerr;
+        return rc;
+    }
     pool_note_connect_error(p, cerr.msg);
 
     now = pool_now(p);
