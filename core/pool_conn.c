@@ -227,6 +227,34 @@ lifetime_end(struct pool *p, int64_t created_ns)
     return created_ns + life;
 }
 
+/* Session settings every pooled connection carries: statement_timeout as
+ * a plain SET rather than a startup option, which poolers such as
+ * pgbouncer may reject. */
+static int
+session_setup(struct pool_conn *c, int64_t deadline_ns, struct deskdb_err *err)
+{
+    char sql[64];
+    int rc;
+
+    if (c->pool->cfg.statement_timeout_ms <= 0)
+        return 0;
+    snprintf(sql,
+             sizeof(sql),
+             "SET statement_timeout = %lld",
+             (long long)c->pool->cfg.statement_timeout_ms);
+    rc = pool_conn_run(c,
+                       sql,
+                       0,
+                       NULL,
+                       deadline_ns,
+                       POOL_RUN_NO_CANCEL,
+                       NULL,
+                       err);
+    if (rc != 0)
+        err_prefix(err, "connection setup");
+    return rc;
+}
+
 int
 pool_conn_open(struct pool *p,
                int64_t deadline_ns,
@@ -237,7 +265,7 @@ pool_conn_open(struct pool *p,
     int64_t limit = start + p->cfg.connect_timeout_ms * NS_PER_MS;
     struct pool_conn *c = NULL;
     PGconn *pg;
-    char sql[64], b1[24], b2[24];
+    char b1[24], b2[24];
     int rc;
 
     *out = NULL;
@@ -262,24 +290,10 @@ pool_conn_open(struct pool *p,
     c->expires_ns = lifetime_end(p, start);
     c->checked_ns = pool_now(p);
     PQsetNoticeReceiver(pg, notice_receiver, c);
-    if (p->cfg.statement_timeout_ms > 0) {
-        snprintf(sql,
-                 sizeof(sql),
-                 "SET statement_timeout = %lld",
-                 (long long)p->cfg.statement_timeout_ms);
-        rc = pool_conn_run(c,
-                           sql,
-                           0,
-                           NULL,
-                           limit,
-                           POOL_RUN_NO_CANCEL,
-                           NULL,
-                           err);
-        if (rc != 0) {
-            err_prefix(err, "connection setup");
-            pool_conn_free(c);
-            return rc;
-        }
+    rc = session_setup(c, limit, err);
+    if (rc != 0) {
+        pool_conn_free(c);
+        return rc;
     }
     pthread_mutex_lock(&p->mu);
     c->id = ++p->next_id;
