@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -633,9 +634,14 @@ http_server_stop(struct http_server *srv, int64_t timeout_ms)
 
         if (l->daemon == NULL)
             continue;
+        /* The socket comes back to us, but worker threads may still touch
+         * it until MHD_stop_daemon(): refuse new connections now with
+         * shutdown(), close it only after the stop. */
         fd = MHD_quiesce_daemon(l->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
+        if (fd != MHD_INVALID_SOCKET) {
+            shutdown(fd, SHUT_RDWR);
+            l->fd = fd;
+        }
     }
     while (atomic_load(&srv->in_flight) > 0 && clock_monotonic_ns() < deadline)
         nanosleep(&tick, NULL);
@@ -644,6 +650,9 @@ http_server_stop(struct http_server *srv, int64_t timeout_ms)
 
         if (l->daemon != NULL)
             MHD_stop_daemon(l->daemon);
+        if (l->fd >= 0)
+            close(l->fd);
+        l->fd = -1;
         l->daemon = NULL;
         l->port = -1;
     }

@@ -50,6 +50,7 @@ struct fixture {
 
 static atomic_bool ready_flag;
 static atomic_int slow_entered;
+static atomic_bool slow_release;
 
 static bool
 ready_cb(void *arg)
@@ -82,12 +83,14 @@ handle_slow(void *arg,
             const struct http_request *req,
             struct http_response *resp)
 {
-    const struct timespec t = {.tv_nsec = 300 * 1000 * 1000};
+    const struct timespec t = {.tv_nsec = 5 * 1000 * 1000};
 
     (void)arg;
     (void)req;
     atomic_fetch_add(&slow_entered, 1);
-    nanosleep(&t, NULL);
+    /* Held until the test releases it (at most 10 s). */
+    for (int i = 0; i < 2000 && !atomic_load(&slow_release); i++)
+        nanosleep(&t, NULL);
     http_response_text(resp, 200, "slow");
 }
 
@@ -858,8 +861,8 @@ test_bad_configuration(void **state)
 }
 
 struct slow_call {
-    int port;
-    long status;
+    struct fixture *f;
+    _Atomic long status;
 };
 
 static void *
@@ -867,7 +870,16 @@ slow_thread(void *arg)
 {
     struct slow_call *c = arg;
 
-    c->status = test_http_get(c->port, "/slow");
+    atomic_store(&c->status, test_http_get(c->f->port, "/slow"));
+    return NULL;
+}
+
+static void *
+stop_thread(void *arg)
+{
+    struct slow_call *c = arg;
+
+    http_server_stop(c->f->srv, 10000);
     return NULL;
 }
 
@@ -877,24 +889,86 @@ test_graceful_stop(void **state)
     const struct timespec t = {.tv_nsec = 5 * 1000 * 1000};
     struct fixture f;
     struct slow_call call;
-    pthread_t th;
+    pthread_t slow;
+    pthread_t stopper;
+    int fd = 0;
 
     (void)state;
     fixture_init(&f, "127.0.0.1:0");
     fixture_start(&f);
-    call.port = f.port;
-    call.status = 0;
+    call.f = &f;
+    atomic_init(&call.status, 0);
     atomic_store(&slow_entered, 0);
-    assert_int_equal(pthread_create(&th, NULL, slow_thread, &call), 0);
+    atomic_store(&slow_release, false);
+    assert_int_equal(pthread_create(&slow, NULL, slow_thread, &call), 0);
     while (atomic_load(&slow_entered) == 0)
         nanosleep(&t, NULL);
-    /* The request in flight completes; new ones are refused. */
-    http_server_stop(f.srv, 5000);
-    pthread_join(th, NULL);
-    assert_int_equal(call.status, 200);
-    assert_int_equal(test_http_get(f.port, "/-/healthy"), -1);
+    assert_int_equal(pthread_create(&stopper, NULL, stop_thread, &call), 0);
+    /* While the request drains, new connections are refused. */
+    for (int i = 0; i < 1000 && fd >= 0; i++) {
+        fd = test_raw_connect(f.port);
+        if (fd >= 0) {
+            close(fd);
+            nanosleep(&t, NULL);
+        }
+    }
+    assert_int_equal(fd, -1);
+    assert_int_equal(atomic_load(&call.status), 0); /* still in flight */
+    atomic_store(&slow_release, true);
+    pthread_join(stopper, NULL);
+    pthread_join(slow, NULL);
+    assert_int_equal(atomic_load(&call.status), 200);
     assert_int_equal(http_server_port(f.srv, 0), -1);
     http_server_stop(f.srv, 0); /* idempotent */
+    fixture_fini(&f);
+}
+
+struct load {
+    int port;
+    atomic_int failures;
+};
+
+static void *
+load_thread(void *arg)
+{
+    struct load *l = arg;
+    const struct test_request rq = {.path = "/api/echo",
+                                    .header = "Authorization: Bearer " TOKEN};
+
+    for (int i = 0; i < 100; i++)
+        if (test_http_status(l->port, &rq) != 200)
+            atomic_fetch_add(&l->failures, 1);
+    return NULL;
+}
+
+/* Credentials swapped on reload while requests use them. */
+static void
+test_reload_under_load(void **state)
+{
+    const struct timespec t = {.tv_nsec = 2 * 1000 * 1000};
+    struct fixture f;
+    struct deskdb_err err = {0};
+    struct load l;
+    pthread_t th[2];
+
+    (void)state;
+    fixture_init(&f, "127.0.0.1:0");
+    with_credentials(&f);
+    fixture_start(&f);
+    l.port = f.port;
+    atomic_init(&l.failures, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, load_thread, &l), 0);
+    for (int i = 0; i < 50; i++) {
+        f.cfg.protect_metrics = i % 2;
+        f.cfg.n_basic_users = (size_t)(i % 2);
+        assert_int_equal(http_server_update_auth(f.srv, &f.cfg, &err),
+                         DESKDB_OK);
+        nanosleep(&t, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&l.failures), 0);
     fixture_fini(&f);
 }
 
@@ -912,6 +986,7 @@ main(void)
         cmocka_unit_test(test_non_loopback_needs_credentials),
         cmocka_unit_test(test_bad_configuration),
         cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_reload_under_load),
     };
 
     signal(SIGPIPE, SIG_IGN);
