@@ -23,22 +23,12 @@
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* Status codes whose request counters are cached per route. */
-static const int cached_codes[HTTP_CACHED_CODES] = {200,
-                                                    204,
-                                                    304,
-                                                    400,
-                                                    401,
-                                                    403,
-                                                    404,
-                                                    405,
-                                                    406,
-                                                    408,
-                                                    413,
-                                                    414,
-                                                    429,
-                                                    431,
-                                                    500,
-                                                    503};
+/* clang-format off */
+static const int cached_codes[HTTP_CACHED_CODES] = {
+    200, 204, 304, 400, 401, 403, 404, 405,
+    406, 408, 413, 414, 429, 431, 500, 503,
+};
+/* clang-format on */
 
 /* Per request, from the URI callback to the completion callback. */
 struct request_ctx {
@@ -46,7 +36,7 @@ struct request_ctx {
     size_t uri_len;
     bool nul_escape; /* "%00" in the path */
     bool answered;   /* the access handler queued a response */
-    const struct http_route *route;
+    struct http_route *route;
     int status;
     char method[12];
     char path[128];
@@ -103,11 +93,8 @@ http_find_route(struct http_server *srv, const char *path)
 /* ---- metrics ------------------------------------------------------------ */
 
 static void
-count_request(struct http_server *srv,
-              const struct http_route *route,
-              int status)
+count_request(struct http_server *srv, struct http_route *r, int status)
 {
-    struct http_route *r = (struct http_route *)route;
     char code[8];
     const char *labels[2] = {r->path, code};
     struct metric *s;
@@ -136,14 +123,21 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http_server *srv = cls;
     char msg[256];
+    size_t used;
     size_t len;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     len = strlen(msg);
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '.'))
         msg[--len] = '\0';
+    /* Start-up failures come as a cause and then a summary: keep both. */
     pthread_mutex_lock(&srv->msg_lock);
-    copy_str(srv->last_msg, sizeof(srv->last_msg), msg);
+    used = strlen(srv->start_msg);
+    snprintf(srv->start_msg + used,
+             sizeof(srv->start_msg) - used,
+             "%s%s",
+             used > 0 ? "; " : "",
+             msg);
     pthread_mutex_unlock(&srv->msg_lock);
     /* Mostly client trouble (resets, bad requests): not worth a warning. */
     log_debug("http", "libmicrohttpd", "detail", msg);
@@ -326,12 +320,13 @@ dispatch(struct http_server *srv,
          struct MHD_Connection *conn,
          struct request_ctx *ctx,
          const char *url,
+         const char *method,
          struct http_response *resp)
 {
     struct http_route *route = http_find_route(srv, url);
-    bool head = strcmp(ctx->method, "HEAD") == 0;
+    bool head = strcmp(method, "HEAD") == 0;
     struct http_request req = {
-        .method = ctx->method,
+        .method = method,
         .path = url,
         .remote_addr = ctx->remote,
         .head = head,
@@ -345,7 +340,7 @@ dispatch(struct http_server *srv,
         http_response_text(resp, 400, "bad request target");
     } else if (route == NULL) {
         http_response_text(resp, 404, "not found");
-    } else if (!head && strcmp(ctx->method, "GET") != 0) {
+    } else if (!head && strcmp(method, "GET") != 0) {
         http_response_text(resp, 405, "method not allowed");
         add_header(resp, "Allow", "GET, HEAD");
     } else if (announces_body(conn)) {
@@ -471,7 +466,7 @@ on_request(void *cls,
     peer_address(conn, ctx->remote, sizeof(ctx->remote));
 
     http_response_init(&resp);
-    dispatch(srv, conn, ctx, url, &resp);
+    dispatch(srv, conn, ctx, url, method, &resp);
     ret = send_response(conn, ctx, &resp);
     http_response_fini(&resp);
     return ret;
@@ -549,7 +544,7 @@ start_listener(struct http_server *srv,
                                         NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     pthread_mutex_lock(&srv->msg_lock);
-    srv->last_msg[0] = '\0';
+    srv->start_msg[0] = '\0';
     pthread_mutex_unlock(&srv->msg_lock);
     l->daemon = MHD_start_daemon(flags,
                                  0,
@@ -566,9 +561,9 @@ start_listener(struct http_server *srv,
                 DESKDB_EINVAL,
                 "http.listen %s: cannot start server: %s",
                 l->text,
-                srv->last_msg[0] != '\0' ? srv->last_msg : "unknown error");
+                srv->start_msg[0] != '\0' ? srv->start_msg : "unknown error");
         pthread_mutex_unlock(&srv->msg_lock);
-        close(l->fd);
+        http_listener_close_if_ours(l, l->fd);
         l->fd = -1;
         return DESKDB_EINVAL;
     }

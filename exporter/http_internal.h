@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "core/err.h"
@@ -27,6 +28,7 @@ struct http_listener {
     bool any;      /* ":port": every interface, IPv6 dual-stack if possible */
     bool loopback; /* only reachable from this host */
     int fd;        /* bound socket while we own it, else -1 */
+    ino_t ino;     /* inode of that socket, to recognise it later */
     int port;      /* bound port once started, else -1 */
     void *daemon;  /* the libmicrohttpd daemon serving it */
 };
@@ -44,6 +46,13 @@ int http_listener_parse(const struct config_str *entry,
  * DESKDB_EIO with the address and strerror. */
 int http_listener_bind(struct http_listener *l,
                        struct deskdb_err *err) DESKDB_MUSTCHECK;
+
+/*
+ * After libmicrohttpd refused to start on `fd`: it closes the socket on
+ * some failure paths and not on others, so close `fd` only if it still is
+ * the socket we bound (same inode), never a descriptor reused since.
+ */
+void http_listener_close_if_ours(struct http_listener *l, int fd);
 
 /* Free the text and close the socket if still ours. */
 void http_listener_fini(struct http_listener *l);
@@ -86,8 +95,8 @@ struct http_server {
     struct metric *in_flight_gauge;
     struct metric *auth_failures[HTTP_N_AUTH_STATUS];
 
-    pthread_mutex_t msg_lock; /* guards last_msg */
-    char last_msg[256];       /* latest libmicrohttpd message */
+    pthread_mutex_t msg_lock; /* guards start_msg */
+    char start_msg[512];      /* libmicrohttpd messages since the last start */
 };
 
 /* The route registered for exactly `path`, or NULL. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int
@@ -219,6 +220,7 @@ http_listener_bind(struct http_listener *l, struct deskdb_err *err)
 {
     struct sockaddr_storage bound;
     socklen_t len = sizeof(bound);
+    struct stat st;
     int fd;
 
     fd = open_socket(l);
@@ -226,9 +228,11 @@ http_listener_bind(struct http_listener *l, struct deskdb_err *err)
         goto fail;
     if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) != 0 ||
         listen(fd, SOMAXCONN) != 0 ||
-        getsockname(fd, (struct sockaddr *)&bound, &len) != 0)
+        getsockname(fd, (struct sockaddr *)&bound, &len) != 0 ||
+        fstat(fd, &st) != 0)
         goto fail;
     l->fd = fd;
+    l->ino = st.st_ino;
     if (bound.ss_family == AF_INET6)
         l->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
     else
@@ -243,6 +247,16 @@ fail:
     if (fd >= 0)
         close(fd);
     return DESKDB_EIO;
+}
+
+void
+http_listener_close_if_ours(struct http_listener *l, int fd)
+{
+    struct stat st;
+
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_ino == l->ino)
+        close(fd);
 }
 
 void

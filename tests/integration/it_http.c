@@ -493,6 +493,8 @@ test_tls(void **state)
     char cmd[1024];
     char cert[128];
     char key[128];
+    char other[128];
+    struct deskdb_err err = {0};
     struct fixture f;
     struct test_reply r;
 
@@ -556,6 +558,27 @@ test_tls(void **state)
                          &(struct test_request){.path = "/", .tls = true}),
         200);
     fixture_fini(&f);
+
+    /* A key that does not belong to the certificate fails the start with
+     * libmicrohttpd's reason, and nothing is left listening. */
+    snprintf(other, sizeof(other), "%s/other.pem", dir);
+    snprintf(cmd,
+             sizeof(cmd),
+             "/usr/bin/openssl ecparam -genkey -name prime256v1 -noout "
+             "-out %s >/dev/null 2>&1",
+             other);
+    assert_int_equal(system(cmd), 0);
+    fixture_init(&f, "127.0.0.1:0");
+    f.cfg.tls_cert_file = cert;
+    f.cfg.tls_key_file = other;
+    f.srv = http_server_create(&f.cfg, NULL, &err);
+    assert_non_null(f.srv);
+    assert_int_equal(http_server_start(f.srv, &err), DESKDB_EINVAL);
+    assert_non_null(strstr(err.msg, "cannot start server"));
+    assert_non_null(strstr(err.msg, "do not match"));
+    assert_int_equal(http_server_port(f.srv, 0), -1);
+    http_server_destroy(f.srv);
+    unlink(other);
     unlink(cert);
     unlink(key);
     rmdir(dir);
