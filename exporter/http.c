@@ -210,9 +210,9 @@ on_completed(void *cls,
         return;
     if (ctx->answered) {
         ns = clock_monotonic_ns() - ctx->start_ns;
+        metric_add(srv->in_flight_gauge, -1);
         metric_observe(ctx->route->duration, (double)ns / 1e9);
         count_request(srv, ctx->route, ctx->status);
-        metric_add(srv->in_flight_gauge, -1);
         log_debug("http",
                   "request",
                   "method",

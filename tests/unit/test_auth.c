@@ -387,54 +387,17 @@ test_reasons(void **state)
 static void
 test_siphash_vectors(void **state)
 {
-    static const uint8_t v0[16] = {0xa3,
-                                   0x81,
-                                   0x7f,
-                                   0x04,
-                                   0xba,
-                                   0x25,
-                                   0xa8,
-                                   0xe6,
-                                   0x6d,
-                                   0xf6,
-                                   0x72,
-                                   0x14,
-                                   0xc7,
-                                   0x55,
-                                   0x02,
-                                   0x93};
-    static const uint8_t v8[16] = {0x3b,
-                                   0x62,
-                                   0xa9,
-                                   0xba,
-                                   0x62,
-                                   0x58,
-                                   0xf5,
-                                   0x61,
-                                   0x0f,
-                                   0x83,
-                                   0xe2,
-                                   0x64,
-                                   0xf3,
-                                   0x14,
-                                   0x97,
-                                   0xb4};
-    static const uint8_t v15[16] = {0x54,
-                                    0x93,
-                                    0xe9,
-                                    0x99,
-                                    0x33,
-                                    0xb0,
-                                    0xa8,
-                                    0x11,
-                                    0x7e,
-                                    0x08,
-                                    0xec,
-                                    0x0f,
-                                    0x97,
-                                    0xcf,
-                                    0xc3,
-                                    0xd9};
+    /* clang-format off */
+    static const uint8_t v0[16] = {
+        0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6,
+        0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93};
+    static const uint8_t v8[16] = {
+        0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61,
+        0x0f, 0x83, 0xe2, 0x64, 0xf3, 0x14, 0x97, 0xb4};
+    static const uint8_t v15[16] = {
+        0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11,
+        0x7e, 0x08, 0xec, 0x0f, 0x97, 0xcf, 0xc3, 0xd9};
+    /* clang-format on */
     uint8_t key[16];
     uint8_t msg[16];
     uint8_t out[16];
