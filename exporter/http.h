@@ -95,6 +95,15 @@ typedef bool (*http_ready_fn)(void *arg);
 struct http_server;
 
 /*
+ * Limits, per listen address: HTTP_THREADS worker threads (epoll), at most
+ * http.max_connections connections (more wait in the kernel's listen
+ * backlog: libmicrohttpd 0.9.75 stops accepting rather than refusing),
+ * http.connection_memory_limit bytes per connection for the request line
+ * and headers (larger ones get 431/414 from libmicrohttpd), and
+ * http.request_timeout as libmicrohttpd's idle timeout: a connection that
+ * sends nothing for that long is closed.  Requests that libmicrohttpd
+ * rejects itself (unparsable, oversized) never reach the metrics.
+ *
  * Validate `cfg` and prepare a server: parse and resolve every listen
  * address, read the TLS certificate and key, build the credentials and
  * register the metrics (`metrics` may be NULL).  Fails with DESKDB_EINVAL
