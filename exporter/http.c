@@ -416,11 +416,17 @@ send_response(struct MHD_Connection *conn,
         log_warn("http", "cannot create response", "path", ctx->path);
         return MHD_NO;
     }
+    /* Hardening headers on every answer (exporter-toolkit's defaults):
+     * nothing here is meant to be cached, framed or run by a browser. */
     ok = MHD_add_response_header(r, "Content-Type", resp->content_type) ==
              MHD_YES &&
          MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") ==
              MHD_YES &&
-         MHD_add_response_header(r, "Cache-Control", "no-store") == MHD_YES;
+         MHD_add_response_header(r, "Cache-Control", "no-store") == MHD_YES &&
+         MHD_add_response_header(r,
+                                 "Content-Security-Policy",
+                                 "default-src 'none'; frame-ancestors "
+                                 "'none'") == MHD_YES;
     for (size_t i = 0; ok && i < resp->n_headers; i++)
         ok = MHD_add_response_header(r,
                                      resp->headers[i].name,

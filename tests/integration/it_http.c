@@ -172,6 +172,9 @@ test_builtin_routes(void **state)
     assert_string_equal(r.body.data, "OK\n");
     assert_true(test_reply_has_header(&r, "X-Content-Type-Options: nosniff"));
     assert_true(test_reply_has_header(&r, "Cache-Control: no-store"));
+    assert_true(
+        test_reply_has_header(&r,
+                              "Content-Security-Policy: default-src 'none'"));
     test_reply_fini(&r);
 
     atomic_store(&test_http_ready, false);
