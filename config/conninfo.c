@@ -228,6 +228,10 @@ redact_authority(struct buf *b, const char *a, bool hide_user, size_t *len)
             at = a + i;
     }
     host = at ? (size_t)(at + 1 - a) : 0;
+    /* an '@' further on (app:pa/ss@db) means we read it differently from
+     * the library: show nothing rather than a password */
+    if (a[host + strcspn(a + host, "@?#")] == '@')
+        return DESKDB_EINVAL;
     *len = host + strcspn(a + host, "/?#");
     if (at != NULL) {
         colon = strcspn(a, ":@");
