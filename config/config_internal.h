@@ -222,6 +222,27 @@ int cfg_check_section(struct cfg_ctx *ctx,
                       const struct cfg_node *map,
                       void *obj) DESKDB_MUSTCHECK;
 void cfg_free_section(const struct cfg_section *sec, void *obj);
+
+/* schema_value.c: the leaf types (not sections) and helpers shared with
+ * schema.c. */
+int cfg_parse_value(struct cfg_ctx *ctx,
+                    const struct cfg_section *sec,
+                    const struct cfg_field *f,
+                    const struct cfg_node *n,
+                    void *obj) DESKDB_MUSTCHECK;
+const char *cfg_kind_name(const struct cfg_node *n);
+int cfg_unknown_name(struct cfg_ctx *ctx,
+                     const struct cfg_node *n,
+                     const char *what,
+                     const char *s,
+                     const char *const *names);
+int cfg_check_count(struct cfg_ctx *ctx,
+                    const struct cfg_field *f,
+                    const struct cfg_node *n,
+                    size_t count);
+void cfg_free_secret(char *s);
+void cfg_free_str_list(struct config_str *items, size_t n);
+void cfg_free_kv(struct config_kv *kv, size_t n, bool secret);
 const struct cfg_field *cfg_find_field(const struct cfg_section *sec,
                                        const char *name);
 

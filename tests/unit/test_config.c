@@ -740,8 +740,7 @@ test_redaction(void **state)
                     "postgresql://app:***@db1:5432,db2/desk?sslmode=require");
     expect_redacted("postgres://app:p%40ss@db/desk",
                     "postgres://app:***@db/desk");
-    expect_redacted("postgresql://app:pa/ss@db/desk",
-                    "***");
+    expect_redacted("postgresql://app:pa/ss@db/desk", "***");
     expect_redacted("postgresql://app:p?ss@db/desk",
                     "postgresql://app:***@db/desk");
     expect_redacted("postgresql://db/desk?user=a&password=x&sslpassword=y",
