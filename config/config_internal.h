@@ -25,6 +25,10 @@
 #define HOURS(x)   ((int64_t)(x)*3600 * 1000)
 #define DAYS(x)    ((int64_t)(x)*86400 * 1000)
 
+/* The tables store enums through int pointers. */
+_Static_assert(sizeof(enum config_isolation) == sizeof(int),
+               "enums must be int-sized");
+
 /* ---- the node tree (yaml.c) -------------------------------------------- */
 
 enum cfg_node_kind { CFG_NODE_SCALAR, CFG_NODE_SEQUENCE, CFG_NODE_MAPPING };

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Connection strings and URLs: redaction for display, and the libpq
  * connection string built from database.* (without linking libpq). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_internal.h"
 #include "core/buf.h"
@@ -47,10 +49,13 @@ uri_decode(const char *s, size_t n, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* libpq keywords are lower case, but "PASSWORD=x" must not be shown
+ * either just because libpq would refuse it. */
 static bool
 is_secret_key(const char *key)
 {
-    return strcmp(key, "password") == 0 || strcmp(key, "sslpassword") == 0;
+    return strcasecmp(key, "password") == 0 ||
+           strcasecmp(key, "sslpassword") == 0;
 }
 
 /* ---- key=value connection strings ---------------------------------------- */
@@ -138,10 +143,15 @@ static char *redact(const char *url, int depth);
 static int
 redact_kv_value(struct buf *b, const struct kv_token *t, int depth)
 {
-    char *inner;
+    char *inner, key[64];
     int rc;
 
-    if (key_is(t, "password") || key_is(t, "sslpassword"))
+    snprintf(key,
+             sizeof(key),
+             "%.*s",
+             (int)(t->key_len < sizeof(key) ? t->key_len : sizeof(key) - 1),
+             t->key);
+    if (is_secret_key(key))
         return buf_puts(b, "***");
     /* dbname may itself hold a connection string (expand_dbname) */
     if (key_is(t, "dbname") && (is_uri(t->value) || strchr(t->value, '='))) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "config/config.h"
 #include "config/config_alerts.h"
@@ -753,6 +754,9 @@ test_redaction(void **state)
     expect_redacted("host=db  password = secret\\ word dbname=desk",
                     "host=db password=*** dbname=desk");
     expect_redacted("host=db user=app", "host=db user=app");
+    expect_redacted("host=db PASSWORD=x", "host=db PASSWORD=***");
+    expect_redacted("postgresql://db?PassWord=x",
+                    "postgresql://db?PassWord=***");
     expect_redacted("dbname='postgresql://u:pw@h/d' host=x",
                     "dbname='postgresql://u:***@h/d' host=x");
     expect_redacted("host=db password='unterminated", "***");
@@ -773,46 +777,93 @@ test_redaction(void **state)
     free(s);
 }
 
+/* What libpq itself reads from `conninfo` for `key` (NULL: not set). */
+static char *
+libpq_value(const char *conninfo, const char *key)
+{
+    PQconninfoOption *opts, *o;
+    char *errmsg = NULL, *value = NULL;
+
+    opts = PQconninfoParse(conninfo, &errmsg);
+    if (opts == NULL)
+        fail_msg("libpq refuses '%s': %s", conninfo, errmsg);
+    for (o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, key) == 0 && o->val != NULL)
+            value = strdup(o->val);
+    }
+    PQconninfoFree(opts);
+    return value;
+}
+
+static void
+expect_conninfo(struct config *cfg,
+                const char *url,
+                const char *password,
+                const char *want,
+                const char *want_app)
+{
+    char *s, *v;
+
+    free(cfg->database.url);
+    cfg->database.url = strdup(url);
+    free(cfg->database.password);
+    cfg->database.password = password ? strdup(password) : NULL;
+    s = config_conninfo(cfg);
+    assert_string_equal(s, want);
+    v = libpq_value(s, "application_name");
+    assert_string_equal(v, want_app);
+    free(v);
+    v = libpq_value(s, "connect_timeout");
+    assert_string_equal(v, "3");
+    free(v);
+    v = libpq_value(s, "password");
+    if (password != NULL)
+        assert_string_equal(v, password);
+    else
+        assert_null(v);
+    free(v);
+    free(s);
+}
+
 static void
 test_conninfo(void **state)
 {
     struct config *cfg;
-    char *s;
 
     (void)state;
-    cfg = load("database: {url: \"postgresql://app@db/desk?sslmode=require\"}\n"
-               "pool: {connect_timeout: 2500ms}\n");
-    free(cfg->database.password);
-    cfg->database.password = strdup("p w&x");
-    s = config_conninfo(cfg);
-    assert_string_equal(s,
-                        "postgresql://app@db/desk?sslmode=require"
-                        "&application_name=deskdb&connect_timeout=3"
-                        "&password=p%20w%26x");
-    free(s);
-    free(cfg->database.url);
-    cfg->database.url = strdup("host=db application_name=mine");
-    s = config_conninfo(cfg);
-    assert_string_equal(
-        s,
-        "host=db application_name=mine connect_timeout='3' password='p w&x'");
-    free(s);
-    free(cfg->database.url);
-    cfg->database.url = strdup("postgresql://db");
-    free(cfg->database.password);
-    cfg->database.password = strdup("it's\\");
-    s = config_conninfo(cfg);
-    assert_string_equal(s,
-                        "postgresql://db?application_name=deskdb"
-                        "&connect_timeout=3&password=it%27s%5C");
-    free(s);
-    free(cfg->database.url);
-    cfg->database.url = strdup("");
-    s = config_conninfo(cfg);
-    assert_string_equal(s,
-                        "application_name='deskdb' connect_timeout='3' "
-                        "password='it\\'s\\\\'");
-    free(s);
+    cfg = load("pool: {connect_timeout: 2500ms}\n");
+    expect_conninfo(cfg,
+                    "postgresql://app@db/desk?sslmode=require",
+                    "p w&x",
+                    "postgresql://app@db/desk?sslmode=require"
+                    "&application_name=deskdb&connect_timeout=3"
+                    "&password=p%20w%26x",
+                    "deskdb");
+    /* the url's own settings win, except over the password file */
+    expect_conninfo(cfg,
+                    "host=db application_name=mine password=old",
+                    "p w&x",
+                    "host=db application_name=mine password=old "
+                    "connect_timeout='3' password='p w&x'",
+                    "mine");
+    expect_conninfo(cfg,
+                    "postgresql://u:old@db?application_name=x&",
+                    "it's\\",
+                    "postgresql://u:old@db?application_name=x&"
+                    "connect_timeout=3&password=it%27s%5C",
+                    "x");
+    expect_conninfo(cfg,
+                    "",
+                    "it's\\",
+                    "application_name='deskdb' connect_timeout='3' "
+                    "password='it\\'s\\\\'",
+                    "deskdb");
+    expect_conninfo(cfg,
+                    "postgres://db/desk",
+                    NULL,
+                    "postgres://db/desk?application_name=deskdb"
+                    "&connect_timeout=3",
+                    "deskdb");
     config_destroy(cfg);
     assert_string_equal(config_isolation_name(CONFIG_ISOLATION_SERIALIZABLE),
                         "serializable");
