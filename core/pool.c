@@ -295,13 +295,11 @@ pool_free(struct pool *p)
     txn_registry_destroy(p->txn);
     free(p->conn_keys);
     free(p->conn_values);
-    if (p->password != NULL) {
-        /* The password must not linger in freed memory. */
-        explicit_bzero(p->password, strlen(p->password));
-        free(p->password);
+    if (p->conninfo != NULL) {
+        /* It holds the password: do not leave it in freed memory. */
+        explicit_bzero(p->conninfo, strlen(p->conninfo));
+        free(p->conninfo);
     }
-    free(p->app_name);
-    free(p->url);
     pthread_cond_destroy(&p->janitor_cv);
     pthread_cond_destroy(&p->drained_cv);
     pthread_mutex_destroy(&p->mu);
