@@ -516,7 +516,8 @@ acquire_connect(struct pool *p, struct acquire *a, struct deskdb_err *err)
     pool_slot_freed_locked(p);
     pthread_mutex_unlock(&p->mu);
     if (rc == DESKDB_ECLOSED) {
-        *err = cerr;
+        if (err != NULL)
+            *err = cerr;
         return rc;
     }
     pool_note_connect_error(p, cerr.msg);
@@ -524,7 +525,8 @@ acquire_connect(struct pool *p, struct acquire *a, struct deskdb_err *err)
     now = pool_now(p);
     sleep_ns = backoff_full_jitter_ms(&bo, a->connect_failures++) * NS_PER_MS;
     if (now + sleep_ns >= a->deadline_ns) {
-        *err = cerr;
+        if (err != NULL)
+            *err = cerr;
         return rc;
     }
     a->retry_at_ns = now + (sleep_ns > 0 ? sleep_ns : 1);
