@@ -146,8 +146,9 @@ sleep_ms(int64_t ms)
 /*
  * Take the migration lock, polling pg_try_advisory_lock() until `wait_ms`
  * has passed.  Between polls the session is idle, outside any transaction:
- * a session blocked in pg_advisory_lock() holds a snapshot that the lock
- * holder's CREATE INDEX CONCURRENTLY would wait for, forever.
+ * a session blocked in pg_advisory_lock() holds a virtual transaction that
+ * the lock holder's CREATE INDEX CONCURRENTLY waits for, and PostgreSQL
+ * ends that cycle by failing the index build with "deadlock detected".
  */
 static int
 lock_acquire(PGconn *c, int64_t wait_ms, struct deskdb_err *err)

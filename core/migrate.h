@@ -85,8 +85,8 @@ struct migrate_options {
  * Apply every pending migration in version order, on one connection of its
  * own that holds the migration advisory lock throughout.  Another runner
  * holding the lock is waited for (polling with pg_try_advisory_lock, never
- * blocking inside a statement: a session blocked in pg_advisory_lock() would
- * make our CREATE INDEX CONCURRENTLY wait for it, a deadlock), up to
+ * blocking inside a statement: against a session blocked in
+ * pg_advisory_lock(), CREATE INDEX CONCURRENTLY fails with a deadlock), up to
  * `lock_wait_ms`.  Creates deskdb.schema_migrations if missing.
  *
  * A script is run statement by statement.  One that contains CONCURRENTLY
