@@ -357,12 +357,12 @@ run_one(struct run *run,
         err_prefix(err, "migration %s %s failed", m->name, up ? "up" : "down");
         return rc;
     }
-    log_info("migrate",
-             up ? "applied" : "rolled back",
-             "migration",
-             m->name,
-             "duration_ms",
-             log_i64(b, ev.duration_ms));
+    log_debug("migrate",
+              up ? "applied" : "rolled back",
+              "migration",
+              m->name,
+              "duration_ms",
+              log_i64(b, ev.duration_ms));
     if (o->on_event != NULL)
         o->on_event(o->event_arg, &ev);
     return DESKDB_OK;
