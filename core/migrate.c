@@ -101,8 +101,13 @@ connect_db(const char *conninfo, PGconn **out, struct deskdb_err *err)
     }
     PQsetNoticeReceiver(c, on_notice, NULL);
     /* A role-level statement_timeout (a good idea for applications) would
-     * cut an index build on a big table short. */
-    rc = session_exec(c, "SET statement_timeout = 0", err);
+     * cut an index build on a big table short.  If this process dies
+     * mid-statement, the server notices within a second and stops the
+     * statement instead of finishing a build nobody waits for. */
+    rc = session_exec(c,
+                      "SET statement_timeout = 0;"
+                      " SET client_connection_check_interval = '1s'",
+                      err);
     if (rc != DESKDB_OK) {
         PQfinish(c);
         return rc;
