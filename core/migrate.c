@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The migration runner: its connection, lock and history, and up/down/status.
- */
+/* The migration runner: its connection, lock and history; up, down, status. */
 #include "core/migrate_internal.h"
 
 #include <errno.h>
@@ -44,19 +43,6 @@ on_notice(void *arg, const PGresult *res)
         log_warn("migrate", "server warning", "message", msg);
     else
         log_debug("migrate", "server notice", "message", msg);
-}
-
-static int
-session_exec(PGconn *c, const char *sql, struct deskdb_err *err)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int rc = DESKDB_OK;
-
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        rc = migrate_pg_error(c, r, sql, err);
-    PQclear(r);
-    return rc;
 }
 
 /*
@@ -104,10 +90,10 @@ connect_db(const char *conninfo, PGconn **out, struct deskdb_err *err)
      * cut an index build on a big table short.  If this process dies
      * mid-statement, the server notices within a second and stops the
      * statement instead of finishing a build nobody waits for. */
-    rc = session_exec(c,
-                      "SET statement_timeout = 0;"
-                      " SET client_connection_check_interval = '1s'",
-                      err);
+    rc = migrate_exec_simple(c,
+                             "SET statement_timeout = 0;"
+                             " SET client_connection_check_interval = '1s'",
+                             err);
     if (rc != DESKDB_OK) {
         PQfinish(c);
         return rc;
@@ -223,9 +209,9 @@ history_ensure(PGconn *c, struct deskdb_err *err)
 
     if (rc != DESKDB_OK || exists)
         return rc;
-    rc = session_exec(c, "CREATE SCHEMA IF NOT EXISTS deskdb", err);
+    rc = migrate_exec_simple(c, "CREATE SCHEMA IF NOT EXISTS deskdb", err);
     if (rc == DESKDB_OK)
-        rc = session_exec(c, history_ddl, err);
+        rc = migrate_exec_simple(c, history_ddl, err);
     return rc;
 }
 

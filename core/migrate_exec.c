@@ -68,9 +68,8 @@ migrate_pg_error(PGconn *conn,
     return DESKDB_EPG;
 }
 
-/* Run a statement that returns no data we need; 0 or the error. */
-static int
-exec_simple(PGconn *conn, const char *sql, struct deskdb_err *err)
+int
+migrate_exec_simple(PGconn *conn, const char *sql, struct deskdb_err *err)
 {
     PGresult *r = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(r);
@@ -183,7 +182,7 @@ drop_invalid_index(PGconn *conn,
                  sizeof(drop),
                  "DROP INDEX CONCURRENTLY IF EXISTS %s",
                  PQgetvalue(r, 0, 0));
-        rc = exec_simple(conn, drop, err);
+        rc = migrate_exec_simple(conn, drop, err);
     }
     PQclear(r);
     return rc;
@@ -276,7 +275,7 @@ exec_in_transaction(PGconn *conn,
     size_t len = up ? m->up_len : m->down_len;
     int64_t start = clock_monotonic_ns();
     PGTransactionStatusType ts;
-    int rc = exec_simple(conn, "BEGIN", err);
+    int rc = migrate_exec_simple(conn, "BEGIN", err);
 
     if (rc == DESKDB_OK)
         rc = run_statements(conn, file, script, len, false, err);
@@ -284,7 +283,7 @@ exec_in_transaction(PGconn *conn,
     if (rc == DESKDB_OK)
         rc = record(conn, m, up, *duration_ms, err);
     if (rc == DESKDB_OK) {
-        rc = exec_simple(conn, "COMMIT", err);
+        rc = migrate_exec_simple(conn, "COMMIT", err);
         if (rc == DESKDB_ECONN)
             append(err,
                    " (the connection broke during COMMIT of %s: run "

@@ -67,6 +67,11 @@ int migrate_pg_error(PGconn *conn,
                      const char *what,
                      struct deskdb_err *err);
 
+/* Run `sql` (no rows wanted) on `conn`; 0 or migrate_pg_error()'s code. */
+int migrate_exec_simple(PGconn *conn,
+                        const char *sql,
+                        struct deskdb_err *err) DESKDB_MUSTCHECK;
+
 /*
  * Run one script of `m` (up or down) and record it in (or delete it from)
  * deskdb.schema_migrations, inside one transaction or statement by
