@@ -12,21 +12,30 @@
 #include "core/log.h"
 #include "core/sqlsplit.h"
 
-/* Copy `s` into `out` on one line: newlines and tabs become spaces. */
+/* Copy `s` into `out` on one line: runs of blanks become one space, and
+ * line breaks inside the text become "; ". */
 static void
 one_line(char *out, size_t size, const char *s)
 {
     size_t o = 0;
+    bool brk = false, blank = false;
 
-    for (; *s != '\0' && o + 1 < size; s++) {
-        char c = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : *s;
-
-        if (c == ' ' && (o == 0 || out[o - 1] == ' '))
-            continue;
-        out[o++] = c;
+    for (; *s != '\0' && o + 3 < size; s++) {
+        if (*s == '\n' || *s == '\r') {
+            brk = true;
+        } else if (*s == ' ' || *s == '\t') {
+            blank = true;
+        } else {
+            if (o > 0 && brk) {
+                memcpy(out + o, "; ", 2);
+                o += 2;
+            } else if (o > 0 && blank) {
+                out[o++] = ' ';
+            }
+            brk = blank = false;
+            out[o++] = *s;
+        }
     }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
     out[o] = '\0';
 }
 
