@@ -1,13 +1,106 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until this subcommand's module lands; replaced in full. */
+/* deskdb metrics: print one exposition of the metrics registry and exit. */
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/metrics.h"
+#include "exporter/expo.h"
+
+static const char usage[] =
+    "usage: deskdb metrics [-c FILE] [--openmetrics]\n"
+    "  Print the metrics exposition once (Prometheus text 0.0.4, or\n"
+    "  OpenMetrics 1.0.0 with --openmetrics) to standard output.\n";
+
+/* Parse the arguments; returns -1 to continue, else an exit code. */
+static int
+parse_args(int argc, char **argv, const char **path, bool *openmetrics)
+{
+    int i;
+    int r;
+
+    for (i = 1; i < argc; i++) {
+        r = cmd_parse_config_opt(argc, argv, &i, path);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--openmetrics") == 0) {
+            *openmetrics = true;
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else {
+            fprintf(stderr,
+                    "deskdb metrics: unknown argument '%s'\n%s",
+                    argv[i],
+                    usage);
+            return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+/* Render the registry's exposition into `body`. */
+static int
+render(struct metrics *m, enum expo_format fmt, struct buf *body)
+{
+    struct metrics_snapshot *snap = metrics_snapshot_create(m, NULL, NULL);
+    int rc;
+
+    if (snap == NULL)
+        return DESKDB_ENOMEM;
+    rc = expo_render(snap, fmt, body);
+    metrics_snapshot_destroy(snap);
+    return rc;
+}
 
 int
 cmd_metrics(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "deskdb %s: not built yet\n", argv[0]);
-    return EXIT_RUNTIME;
+    const char *path = NULL;
+    bool openmetrics = false;
+    struct config *cfg = NULL;
+    struct metrics *m = NULL;
+    struct buf body;
+    int status = parse_args(argc, argv, &path, &openmetrics);
+    int rc;
+
+    if (status >= 0)
+        return status;
+    buf_init(&body, EXPO_MAX_BODY);
+    status = EXIT_USAGE;
+    cfg = cmd_load_config(path);
+    if (cfg == NULL)
+        goto out;
+    status = EXIT_RUNTIME;
+    m = metrics_create();
+    if (m == NULL || metrics_add_process_collector(m) != DESKDB_OK) {
+        fprintf(stderr, "deskdb metrics: out of memory\n");
+        goto out;
+    }
+    rc = render(m,
+                openmetrics ? EXPO_FORMAT_OPENMETRICS : EXPO_FORMAT_TEXT,
+                &body);
+    if (rc != DESKDB_OK) {
+        fprintf(stderr,
+                "deskdb metrics: rendering the exposition failed: %s\n",
+                err_code_name(rc));
+        goto out;
+    }
+    if (fwrite(body.data, 1, body.len, stdout) != body.len ||
+        fflush(stdout) != 0) {
+        fprintf(stderr, "deskdb metrics: writing to standard output failed\n");
+        goto out;
+    }
+    status = EXIT_OK;
+out:
+    buf_fini(&body);
+    metrics_destroy(m);
+    config_destroy(cfg);
+    return status;
 }

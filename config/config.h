@@ -14,6 +14,8 @@
  * Where a value came from, so that modules validating their own section
  * later (cron in jobs/, rule expressions in alerts/) can still report
  * `file:line:column`.  line and column are 1-based; 0 means "default".
+ * For a value taken from an environment variable, `file` is the name of
+ * the variable and line is 0.
  */
 struct config_pos {
     const char *file; /* borrowed from struct config */
@@ -39,6 +41,11 @@ enum config_isolation {
     CONFIG_ISOLATION_SERIALIZABLE,
 };
 
+/*
+ * When neither database.url nor $DATABASE_URL is set, url is "" and libpq
+ * falls back to its own defaults (PGHOST, PGPORT, PGDATABASE, PGUSER,
+ * PGPASSFILE, ...), exactly as psql does.
+ */
 struct config_database {
     char *url; /* libpq URI or key=value; secret parts redacted in output */
     char *password; /* from password_file, or NULL */
@@ -50,11 +57,11 @@ struct config_pool {
     int min;                             /* default 5 (DB_POOL_MIN) */
     int max;                             /* default 20 (DB_POOL_MAX) */
     int64_t connect_timeout_ms;          /* default 10 s */
-    int64_t idle_timeout_ms;             /* default 30 s */
-    int64_t max_lifetime_ms;             /* default 30 min */
+    int64_t idle_timeout_ms;             /* default 30 s, 0 = never */
+    int64_t max_lifetime_ms;             /* default 30 min, 0 = unlimited */
     int64_t acquire_timeout_ms;          /* default 5 s */
     int64_t statement_timeout_ms;        /* default 30 s, 0 = server default */
-    int64_t query_timeout_ms;            /* default 30 s */
+    int64_t query_timeout_ms;            /* default 30 s, 0 = no cancel */
     int64_t slow_query_threshold_ms;     /* default 1 s */
     int64_t leak_detection_threshold_ms; /* default 60 s, 0 = off */
     int64_t health_check_interval_ms;    /* default 30 s (janitor validation) */
@@ -79,10 +86,10 @@ struct config_http {
     char *bearer_token_file;
     struct config_kv *basic_users; /* user -> bcrypt hash */
     size_t n_basic_users;
-    bool protect_metrics;       /* default false */
-    bool allow_unauthenticated; /* non-loopback without auth, default false */
-    int max_connections;        /* default 128 */
-    int64_t request_timeout_ms; /* default 10 s */
+    bool protect_metrics;            /* default false */
+    bool allow_unauthenticated;      /* non-loopback without auth, false */
+    int max_connections;             /* default 128 */
+    int64_t request_timeout_ms;      /* default 10 s */
     int64_t connection_memory_limit; /* bytes, default 64 KiB */
 };
 
@@ -99,9 +106,9 @@ enum config_collector {
 };
 
 struct config_collectors {
-    unsigned enabled;        /* bit set of enum config_collector, default all */
-    int64_t min_interval_ms; /* default 1 s */
-    int64_t timeout_ms;      /* default 5 s */
+    unsigned enabled;          /* bit set of enum config_collector, all */
+    int64_t min_interval_ms;   /* default 1 s */
+    int64_t timeout_ms;        /* default 5 s */
     int64_t sizes_interval_ms; /* default 5 min (cached sizes) */
     int max_tables;            /* default 500 */
     int statements_top;        /* default 50 */
@@ -122,7 +129,8 @@ struct config_log {
 
 /*
  * jobs: and alerts: are declared in config/config_jobs.h and
- * config/config_alerts.h; their structs hang off struct config.
+ * config/config_alerts.h; their structs hang off struct config and are
+ * never NULL in a loaded configuration.
  */
 struct config_jobs;
 struct config_alerts;
@@ -142,39 +150,89 @@ struct config {
 /*
  * Load `path` (NULL: defaults only), apply the environment overrides of
  * the seed (DATABASE_URL, DB_POOL_MAX, ...), fill defaults and validate.
- * On failure returns NULL and `err->msg` is one line, `file:line:column:
- * message` for anything positioned in the file.  The result is owned by
- * the caller (config_destroy()).
+ * Relative paths inside the file (*_file keys, tls files, import inboxes)
+ * are resolved against the directory of `path`.  On failure returns NULL
+ * and `err->msg` is one line, `file:line:column: message` for anything
+ * positioned in the file, `VARIABLE: message` for the environment.  The
+ * result is owned by the caller (config_destroy()).  Reads files; does
+ * not touch the network or the database.
  */
 struct config *config_load(const char *path,
                            struct deskdb_err *err) DESKDB_MUSTCHECK;
 
-/* Same, from a buffer; `name` is used in error messages. */
+/* Same, from a buffer; `name` is used in error messages and positions.
+ * Relative paths are resolved against the working directory. */
 struct config *config_load_buffer(const char *name,
                                   const char *data,
                                   size_t len,
                                   struct deskdb_err *err) DESKDB_MUSTCHECK;
 
+/* Free everything; config_destroy(NULL) is a no-op.  Secrets are wiped. */
 void config_destroy(struct config *cfg);
 
 /*
  * The config path to use: `cli` if given, else $DESKDB_CONFIG, else
  * "./deskdb.yaml" if it exists, else NULL (defaults plus environment).
+ * The result is borrowed (from `cli`, the environment or a literal).
  */
 const char *config_default_path(const char *cli);
 
-/* Write the effective configuration as YAML with every default filled in
- * and secrets (URL passwords, tokens, hashes, webhook secrets) as "***". */
+/*
+ * Write the effective configuration as YAML with every default filled in
+ * and secrets (URL passwords, tokens, hashes, webhook secrets) as "***".
+ * Keys are those of the input file; durations use the short form (30s).
+ * Returns 0 or DESKDB_EIO when writing failed.
+ */
 int config_print(const struct config *cfg, FILE *out) DESKDB_MUSTCHECK;
 
-/* Copy `url` with any password (URI userinfo or password=...) replaced by
- * "***".  Caller frees. */
+/* Copy `url` (libpq URI or key=value) with any password (URI userinfo,
+ * password= / sslpassword= in either form) replaced by "***"; a string
+ * that cannot be parsed comes back as "***".  Caller frees; NULL on
+ * allocation failure. */
 char *config_redact_url(const char *url);
 
-/* The libpq connection string to use: url plus password and
- * application_name when set.  Caller frees.  Never log the result. */
+/* Copy an http(s) URL for display: userinfo and query values become
+ * "***", and with `hide_path` the path too (Slack URLs are the secret).
+ * Caller frees; NULL on allocation failure. */
+char *config_redact_webhook_url(const char *url, bool hide_path);
+
+/*
+ * The libpq connection string to use: database.url plus the password from
+ * password_file (which wins over one in the url), and application_name
+ * and connect_timeout (whole seconds, rounded up) unless the url sets
+ * them itself.  A URI stays a URI (parameters appended to its query).
+ * Caller frees; NULL on allocation failure.  Never log the result.
+ */
 char *config_conninfo(const struct config *cfg);
 
+/* "read_committed", "repeatable_read", "serializable". */
 const char *config_isolation_name(enum config_isolation iso);
+
+/* "READ COMMITTED", ... for BEGIN ISOLATION LEVEL. */
+const char *config_isolation_sql(enum config_isolation iso);
+
+/*
+ * Report a problem with a configured value: fills `err` with
+ * "file:line:column: message" ("VARIABLE: message" for environment
+ * values, just the message for defaults) and returns DESKDB_EINVAL.
+ * For modules that validate their own section after loading.
+ */
+int config_error_at(struct deskdb_err *err,
+                    const struct config_pos *pos,
+                    const char *fmt,
+                    ...) DESKDB_PRINTF(3, 4);
+
+/*
+ * Parse a duration: "0", or one or more <digits><unit> from largest to
+ * smallest unit (d, h, m, s, ms), e.g. "250ms", "10s", "1h30m".  Stores
+ * milliseconds.  Returns 0 or DESKDB_EINVAL (with a reason in `err`).
+ */
+int config_parse_duration(const char *s,
+                          int64_t *ms,
+                          struct deskdb_err *err) DESKDB_MUSTCHECK;
+
+/* The canonical short form of a duration ("30s", "1m30s", "250ms", "0s")
+ * into `buf`, which is returned. */
+const char *config_format_duration(int64_t ms, char buf[48]);
 
 #endif

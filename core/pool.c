@@ -295,13 +295,11 @@ pool_free(struct pool *p)
     txn_registry_destroy(p->txn);
     free(p->conn_keys);
     free(p->conn_values);
-    if (p->password != NULL) {
-        /* The password must not linger in freed memory. */
-        explicit_bzero(p->password, strlen(p->password));
-        free(p->password);
+    if (p->conninfo != NULL) {
+        /* It holds the password: do not leave it in freed memory. */
+        explicit_bzero(p->conninfo, strlen(p->conninfo));
+        free(p->conninfo);
     }
-    free(p->app_name);
-    free(p->url);
     pthread_cond_destroy(&p->janitor_cv);
     pthread_cond_destroy(&p->drained_cv);
     pthread_mutex_destroy(&p->mu);
@@ -517,12 +515,18 @@ acquire_connect(struct pool *p, struct acquire *a, struct deskdb_err *err)
     p->connecting--;
     pool_slot_freed_locked(p);
     pthread_mutex_unlock(&p->mu);
+    if (rc == DESKDB_ECLOSED) {
+        if (err != NULL)
+            *err = cerr;
+        return rc;
+    }
     pool_note_connect_error(p, cerr.msg);
 
     now = pool_now(p);
     sleep_ns = backoff_full_jitter_ms(&bo, a->connect_failures++) * NS_PER_MS;
     if (now + sleep_ns >= a->deadline_ns) {
-        *err = cerr;
+        if (err != NULL)
+            *err = cerr;
         return rc;
     }
     a->retry_at_ns = now + (sleep_ns > 0 ? sleep_ns : 1);

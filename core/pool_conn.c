@@ -28,70 +28,55 @@ param_add(const char **k,
 }
 
 /*
- * The libpq keywords, in processing order: our defaults first so that the
- * URL can override them (libpq keeps the last value of a repeated
- * keyword), then the URL expanded from `dbname`, then what the config
- * says explicitly.  Keepalives and tcp_user_timeout catch a peer that
- * vanished; they cannot catch a stalled one (research/reliability.md #5),
- * which is what the client-side deadline is for.
+ * The libpq keywords, in processing order: our network defaults first so
+ * that the connection string can override them (libpq keeps the last
+ * value of a repeated keyword), then the connection string from
+ * config_conninfo() (database.url with the password file, application
+ * name and connect timeout) expanded from `dbname`.  Keepalives and
+ * tcp_user_timeout catch a peer that vanished; they cannot catch a
+ * stalled one (research/reliability.md #5): the client-side deadline does.
  */
 int
 pool_conn_params(struct pool *p,
                  const struct config_database *db,
                  struct deskdb_err *err)
 {
-    enum { MAX_PARAMS = 12 };
+    enum { MAX_PARAMS = 10 };
+    struct config tmp;
     const char **k, **v;
-    int n = 0;
-    int64_t secs;
     char *msg = NULL;
     PQconninfoOption *opts;
+    int n = 0;
 
-    if (db->url != NULL && db->url[0] != '\0') {
-        opts = PQconninfoParse(db->url, &msg);
-        if (opts == NULL) {
-            /* libpq's message may quote part of the string, password
-             * included, so it is not passed on. */
-            PQfreemem(msg);
-            return err_set(err,
-                           DESKDB_EINVAL,
-                           "database.url is not a valid libpq URI or "
-                           "key=value connection string");
-        }
-        PQconninfoFree(opts);
-        p->url = strdup(db->url);
-    }
-    if (db->password != NULL)
-        p->password = strdup(db->password);
-    p->app_name =
-        strdup(db->application_name != NULL ? db->application_name : "deskdb");
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.database = *db;
+    tmp.pool = p->cfg;
+    p->conninfo = config_conninfo(&tmp);
     k = calloc(MAX_PARAMS, sizeof(*k));
     v = calloc(MAX_PARAMS, sizeof(*v));
     p->conn_keys = k;
     p->conn_values = v;
-    if (k == NULL || v == NULL || p->app_name == NULL ||
-        (db->url != NULL && db->url[0] != '\0' && p->url == NULL) ||
-        (db->password != NULL && p->password == NULL))
+    if (p->conninfo == NULL || k == NULL || v == NULL)
         return err_set(err, DESKDB_ENOMEM, "pool: out of memory");
-
-    /* libpq takes whole seconds and treats 1 as 2; ours is enforced in
-     * milliseconds by pool_conn_open(), this is only a backstop. */
-    secs = (p->cfg.connect_timeout_ms + 999) / 1000;
-    snprintf(p->connect_timeout_s,
-             sizeof(p->connect_timeout_s),
-             "%lld",
-             (long long)(secs < 2 ? 2 : secs));
-    param_add(k, v, &n, "connect_timeout", p->connect_timeout_s);
+    opts = PQconninfoParse(p->conninfo, &msg);
+    if (opts == NULL) {
+        /* libpq's message may quote part of the string, password
+         * included, so it is not passed on. */
+        PQfreemem(msg);
+        return err_set(err,
+                       DESKDB_EINVAL,
+                       "database.url is not a valid libpq URI or "
+                       "key=value connection string");
+    }
+    PQconninfoFree(opts);
     param_add(k, v, &n, "keepalives", "1");
     param_add(k, v, &n, "keepalives_idle", "30");
     param_add(k, v, &n, "keepalives_interval", "10");
     param_add(k, v, &n, "keepalives_count", "3");
     param_add(k, v, &n, "tcp_user_timeout", "30000");
-    if (p->url != NULL)
-        param_add(k, v, &n, "dbname", p->url);
-    if (p->password != NULL)
-        param_add(k, v, &n, "password", p->password);
-    param_add(k, v, &n, "application_name", p->app_name);
+    param_add(k, v, &n, "fallback_application_name", "deskdb");
+    if (p->conninfo[0] != '\0')
+        param_add(k, v, &n, "dbname", p->conninfo);
     k[n] = NULL;
     v[n] = NULL;
     return 0;
@@ -227,6 +212,34 @@ lifetime_end(struct pool *p, int64_t created_ns)
     return created_ns + life;
 }
 
+/* Session settings every pooled connection carries: statement_timeout as
+ * a plain SET rather than a startup option, which poolers such as
+ * pgbouncer may reject. */
+static int
+session_setup(struct pool_conn *c, int64_t deadline_ns, struct deskdb_err *err)
+{
+    char sql[64];
+    int rc;
+
+    if (c->pool->cfg.statement_timeout_ms <= 0)
+        return 0;
+    snprintf(sql,
+             sizeof(sql),
+             "SET statement_timeout = %lld",
+             (long long)c->pool->cfg.statement_timeout_ms);
+    rc = pool_conn_run(c,
+                       sql,
+                       0,
+                       NULL,
+                       deadline_ns,
+                       POOL_RUN_NO_CANCEL,
+                       NULL,
+                       err);
+    if (rc != 0)
+        err_prefix(err, "connection setup");
+    return rc;
+}
+
 int
 pool_conn_open(struct pool *p,
                int64_t deadline_ns,
@@ -237,7 +250,7 @@ pool_conn_open(struct pool *p,
     int64_t limit = start + p->cfg.connect_timeout_ms * NS_PER_MS;
     struct pool_conn *c = NULL;
     PGconn *pg;
-    char sql[64], b1[24], b2[24];
+    char b1[24], b2[24];
     int rc;
 
     *out = NULL;
@@ -262,24 +275,10 @@ pool_conn_open(struct pool *p,
     c->expires_ns = lifetime_end(p, start);
     c->checked_ns = pool_now(p);
     PQsetNoticeReceiver(pg, notice_receiver, c);
-    if (p->cfg.statement_timeout_ms > 0) {
-        snprintf(sql,
-                 sizeof(sql),
-                 "SET statement_timeout = %lld",
-                 (long long)p->cfg.statement_timeout_ms);
-        rc = pool_conn_run(c,
-                           sql,
-                           0,
-                           NULL,
-                           limit,
-                           POOL_RUN_NO_CANCEL,
-                           NULL,
-                           err);
-        if (rc != 0) {
-            err_prefix(err, "connection setup");
-            pool_conn_free(c);
-            return rc;
-        }
+    rc = session_setup(c, limit, err);
+    if (rc != 0) {
+        pool_conn_free(c);
+        return rc;
     }
     pthread_mutex_lock(&p->mu);
     c->id = ++p->next_id;

@@ -93,12 +93,9 @@ struct txn_registry;
 struct pool {
     /* Immutable after pool_create(). */
     struct config_pool cfg;
-    const char **conn_keys; /* libpq keyword arrays; values hold secrets */
+    const char **conn_keys; /* libpq keyword arrays over conninfo */
     const char **conn_values;
-    char *password;
-    char *app_name;
-    char *url;
-    char connect_timeout_s[24];
+    char *conninfo; /* from config_conninfo(): holds the password */
     struct clock clock;
     struct metrics *metrics;
     struct pool_metrics m;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the pool shows: metric families (research/exporters.md B2/B3),
  * the scrape-time gauge collector, stats snapshots and the health check. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,7 +80,8 @@ register_closed(struct pool *p, struct deskdb_err *err)
                        NULL,
                        0);
 
-    REQUIRE(f, name);
+    if (f == NULL)
+        return missing(name, err);
     /* Every reason exists from the start, at 0, so rate() works at once. */
     for (int r = 0; r < POOL_CLOSE_NREASONS; r++) {
         const char *values[] = {pool_close_reason_name(r), NULL};
@@ -90,75 +92,109 @@ register_closed(struct pool *p, struct deskdb_err *err)
 
 static void collect(void *arg, struct metrics_sink *sink);
 
+/* The unlabelled families: where the series goes, and how to make it. */
+struct simple_family {
+    size_t offset; /* of the struct metric * in struct pool_metrics */
+    enum metric_type type;
+    const char *name;
+    const char *help;
+    const double *buckets;
+    size_t n_buckets;
+};
+
+#define SLOT(field) offsetof(struct pool_metrics, field)
+
+static const struct simple_family simple_families[] = {
+    {SLOT(acquire_seconds),
+     METRIC_HISTOGRAM,
+     "deskdb_pool_acquire_duration_seconds",
+     "Time callers waited to check out a connection.",
+     acquire_buckets,
+     N(acquire_buckets)},
+    {SLOT(usage_seconds),
+     METRIC_HISTOGRAM,
+     "deskdb_pool_usage_duration_seconds",
+     "Time connections stayed checked out.",
+     usage_buckets,
+     N(usage_buckets)},
+    {SLOT(create_seconds),
+     METRIC_HISTOGRAM,
+     "deskdb_pool_connection_create_duration_seconds",
+     "Time to open and set up a connection.",
+     create_buckets,
+     N(create_buckets)},
+    {SLOT(acquire_timeouts),
+     METRIC_COUNTER,
+     "deskdb_pool_acquire_timeouts_total",
+     "Checkouts that gave up after the acquire timeout.",
+     NULL,
+     0},
+    {SLOT(created),
+     METRIC_COUNTER,
+     "deskdb_pool_connections_created_total",
+     "Pool connections opened.",
+     NULL,
+     0},
+    {SLOT(connect_errors),
+     METRIC_COUNTER,
+     "deskdb_pool_connect_errors_total",
+     "Failed attempts to open a pool connection.",
+     NULL,
+     0},
+    {SLOT(validation_failures),
+     METRIC_COUNTER,
+     "deskdb_pool_validation_failures_total",
+     "Idle connections found dead when checked.",
+     NULL,
+     0},
+    {SLOT(leaks),
+     METRIC_COUNTER,
+     "deskdb_pool_leak_suspected_total",
+     "Checkouts held longer than leak_detection_threshold.",
+     NULL,
+     0},
+    {SLOT(queries),
+     METRIC_COUNTER,
+     "deskdb_queries_total",
+     "Statements run through the pool.",
+     NULL,
+     0},
+    {SLOT(query_seconds),
+     METRIC_HISTOGRAM,
+     "deskdb_query_duration_seconds",
+     "Statement duration.",
+     query_buckets,
+     N(query_buckets)},
+    {SLOT(slow_queries),
+     METRIC_COUNTER,
+     "deskdb_slow_queries_total",
+     "Statements that took at least slow_query_threshold.",
+     NULL,
+     0},
+};
+
 int
 pool_metrics_register(struct pool *p, struct deskdb_err *err)
 {
     static const char *const class_label[] = {"sqlstate_class", NULL};
     struct metrics *m = p->metrics;
-    struct pool_metrics *pm = &p->m;
 
-    pm->acquire_seconds =
-        metrics_histogram(m,
-                          "deskdb_pool_acquire_duration_seconds",
-                          "Time callers waited to check out a connection.",
-                          acquire_buckets,
-                          N(acquire_buckets));
-    REQUIRE(pm->acquire_seconds, "deskdb_pool_acquire_duration_seconds");
-    pm->usage_seconds =
-        metrics_histogram(m,
-                          "deskdb_pool_usage_duration_seconds",
-                          "Time connections stayed checked out.",
-                          usage_buckets,
-                          N(usage_buckets));
-    REQUIRE(pm->usage_seconds, "deskdb_pool_usage_duration_seconds");
-    pm->create_seconds =
-        metrics_histogram(m,
-                          "deskdb_pool_connection_create_duration_seconds",
-                          "Time to open and set up a connection.",
-                          create_buckets,
-                          N(create_buckets));
-    REQUIRE(pm->create_seconds,
-            "deskdb_pool_connection_create_duration_seconds");
-    pm->acquire_timeouts =
-        metrics_counter(m,
-                        "deskdb_pool_acquire_timeouts_total",
-                        "Checkouts that gave up after the acquire timeout.");
-    REQUIRE(pm->acquire_timeouts, "deskdb_pool_acquire_timeouts_total");
-    pm->created = metrics_counter(m,
-                                  "deskdb_pool_connections_created_total",
-                                  "Pool connections opened.");
-    REQUIRE(pm->created, "deskdb_pool_connections_created_total");
-    pm->connect_errors =
-        metrics_counter(m,
-                        "deskdb_pool_connect_errors_total",
-                        "Failed attempts to open a pool connection.");
-    REQUIRE(pm->connect_errors, "deskdb_pool_connect_errors_total");
-    pm->validation_failures =
-        metrics_counter(m,
-                        "deskdb_pool_validation_failures_total",
-                        "Idle connections found dead when checked.");
-    REQUIRE(pm->validation_failures, "deskdb_pool_validation_failures_total");
-    pm->leaks =
-        metrics_counter(m,
-                        "deskdb_pool_leak_suspected_total",
-                        "Checkouts held longer than leak_detection_threshold.");
-    REQUIRE(pm->leaks, "deskdb_pool_leak_suspected_total");
-    pm->queries = metrics_counter(m,
-                                  "deskdb_queries_total",
-                                  "Statements run through the pool.");
-    REQUIRE(pm->queries, "deskdb_queries_total");
-    pm->query_seconds = metrics_histogram(m,
-                                          "deskdb_query_duration_seconds",
-                                          "Statement duration.",
-                                          query_buckets,
-                                          N(query_buckets));
-    REQUIRE(pm->query_seconds, "deskdb_query_duration_seconds");
-    pm->slow_queries =
-        metrics_counter(m,
-                        "deskdb_slow_queries_total",
-                        "Statements that took at least slow_query_threshold.");
-    REQUIRE(pm->slow_queries, "deskdb_slow_queries_total");
-    pm->query_errors = metrics_family(
+    for (size_t i = 0; i < N(simple_families); i++) {
+        const struct simple_family *sf = &simple_families[i];
+        struct metric_family *f = metrics_family(m,
+                                                 sf->type,
+                                                 sf->name,
+                                                 sf->help,
+                                                 NULL,
+                                                 sf->buckets,
+                                                 sf->n_buckets);
+        struct metric *s = f != NULL ? metric_series(f, NULL) : NULL;
+
+        if (s == NULL)
+            return missing(sf->name, err);
+        *(struct metric **)((char *)&p->m + sf->offset) = s;
+    }
+    p->m.query_errors = metrics_family(
         m,
         METRIC_COUNTER,
         "deskdb_query_errors_total",
@@ -167,7 +203,8 @@ pool_metrics_register(struct pool *p, struct deskdb_err *err)
         class_label,
         NULL,
         0);
-    REQUIRE(pm->query_errors, "deskdb_query_errors_total");
+    if (p->m.query_errors == NULL)
+        return missing("deskdb_query_errors_total", err);
     if (register_closed(p, err) != 0)
         return err != NULL ? err->code : DESKDB_EINVAL;
     if (metrics_add_collector(m, collect, p) != 0)

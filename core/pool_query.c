@@ -545,9 +545,11 @@ pool_conn_run(struct pool_conn *c,
     run_send(&r, sql, nparams, params);
     if (!r.lost && !r.unanswered)
         run_collect(&r);
-    if (PQstatus(r.pg) == CONNECTION_OK)
-        PQsetnonblocking(r.pg, 0);
     rc = run_finish(&r, err);
+    /* Back to blocking mode for pool_conn_pg() users; a connection that is
+     * going away may still have unsent bytes, and must not block here. */
+    if (!c->broken && PQstatus(r.pg) == CONNECTION_OK)
+        PQsetnonblocking(r.pg, 0);
     if (rc == 0) {
         rows = result_rows(r.last);
         if (res != NULL) {

@@ -330,13 +330,16 @@ test_deadlock_is_retried_and_counted(void **state)
     pthread_barrier_destroy(&barrier);
     if (a.rc != 0 || b.rc != 0)
         fail_msg("A: %s / B: %s", a.msg, b.msg);
-    assert_int_equal(a.attempts + b.attempts, 3);
+    /* Usually one retry; the victim's retry can win the race for the row
+     * its rival was woken for and deadlock again, which PostgreSQL
+     * resolves the same way. */
+    assert_true(a.attempts + b.attempts >= 3);
     /* Both transactions' increments, each exactly once. */
     assert_int_equal(count("SELECT sum(v) FROM txn_dead WHERE v = 2"), 4);
     txn_stats_snapshot(fx.pool, &after);
     assert_int_equal(after.retries[TXN_RETRY_DEADLOCK] -
                          before.retries[TXN_RETRY_DEADLOCK],
-                     1);
+                     (uint64_t)(a.attempts + b.attempts - 2));
     assert_true(pooltest_metric(fx.metrics,
                                 "deskdb_transaction_retries_total",
                                 "deadlock") >= 1);

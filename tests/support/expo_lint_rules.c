@@ -170,42 +170,40 @@ has_word(const char *name, const char *word)
     return lint_ends_with(lower, pat);
 }
 
+/* promlint's units (and their base) and SI prefixes. */
+static const char *const units[][2] = {
+    {"amperes", "amperes"},    {"bytes", "bytes"},     {"celsius", "celsius"},
+    {"grams", "grams"},        {"joules", "joules"},   {"kelvin", "kelvin"},
+    {"meters", "meters"},      {"metres", "metres"},   {"seconds", "seconds"},
+    {"volts", "volts"},        {"minutes", "seconds"}, {"hours", "seconds"},
+    {"days", "seconds"},       {"weeks", "seconds"},   {"kelvins", "kelvin"},
+    {"fahrenheit", "celsius"}, {"rankine", "celsius"}, {"inches", "meters"},
+    {"yards", "meters"},       {"miles", "meters"},    {"bits", "bytes"},
+    {"calories", "joules"},    {"pounds", "grams"},    {"ounces", "grams"},
+};
+static const char *const prefixes[] = {"pico",
+                                       "nano",
+                                       "micro",
+                                       "milli",
+                                       "centi",
+                                       "deci",
+                                       "deca",
+                                       "hecto",
+                                       "kilo",
+                                       "kibi",
+                                       "mega",
+                                       "mibi",
+                                       "giga",
+                                       "gibi",
+                                       "tera",
+                                       "tebi",
+                                       "peta",
+                                       "pebi"};
+
 /* promlint's metricUnits: the first unit word of the name, if any. */
 static const char *
 non_base_unit(const char *name, const char **base)
 {
-    static const char *const units[][2] = {
-        {"amperes", "amperes"}, {"bytes", "bytes"},
-        {"celsius", "celsius"}, {"grams", "grams"},
-        {"joules", "joules"},   {"kelvin", "kelvin"},
-        {"meters", "meters"},   {"metres", "metres"},
-        {"seconds", "seconds"}, {"volts", "volts"},
-        {"minutes", "seconds"}, {"hours", "seconds"},
-        {"days", "seconds"},    {"weeks", "seconds"},
-        {"kelvins", "kelvin"},  {"fahrenheit", "celsius"},
-        {"rankine", "celsius"}, {"inches", "meters"},
-        {"yards", "meters"},    {"miles", "meters"},
-        {"bits", "bytes"},      {"calories", "joules"},
-        {"pounds", "grams"},    {"ounces", "grams"},
-    };
-    static const char *const prefixes[] = {"pico",
-                                           "nano",
-                                           "micro",
-                                           "milli",
-                                           "centi",
-                                           "deci",
-                                           "deca",
-                                           "hecto",
-                                           "kilo",
-                                           "kibi",
-                                           "mega",
-                                           "mibi",
-                                           "giga",
-                                           "gibi",
-                                           "tera",
-                                           "tebi",
-                                           "peta",
-                                           "pebi"};
     static char word[128];
     const char *p = name;
     size_t n;
@@ -223,9 +221,11 @@ non_base_unit(const char *name, const char **base)
                 *base = units[i][1];
                 return strcmp(word, *base) == 0 ? NULL : word;
             }
-            for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
-                size_t pl = strlen(prefixes[k]);
+        }
+        for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
+            size_t pl = strlen(prefixes[k]);
 
+            for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
                 if (strncmp(word, prefixes[k], pl) == 0 &&
                     strcmp(word + pl, units[i][0]) == 0) {
                     *base = units[i][1];
