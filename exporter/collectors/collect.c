@@ -14,8 +14,9 @@
 #include "exporter/collectors/internal.h"
 
 #define BUDGET_MARGIN_MS 500
-#define BUDGET_MAX_MS    (3600 * 1000) /* keeps deadline sums far from overflow \
-                                        */
+#define BUDGET_MAX_MS                                      \
+    (3600 * 1000) /* keeps deadline sums far from overflow \
+                   */
 
 static const char errors_help[] =
     "PostgreSQL collector failures by reason: timeout (deadline or scrape "

@@ -140,6 +140,8 @@ run_acquire(struct run *r, struct deskdb_err *err)
         r->conn_failed = true;
         return rc;
     }
+    /* Monitoring statements stay out of the query log and query metrics. */
+    pool_conn_set_tracked(r->conn, false);
     /* libpq learns the version at connection start (ParameterStatus), so
      * this costs no statement and is fixed for the backend's life. */
     pg = (PGconn *)pool_conn_pg(r->conn);
