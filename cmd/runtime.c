@@ -30,11 +30,8 @@ runtime_open(struct runtime *rt,
     if (rt->pool == NULL)
         goto fail;
     if (cfg->collectors.enabled != 0) {
-        rt->collectors = collectors_create(&cfg->collectors,
-                                           rt->pool,
-                                           rt->metrics,
-                                           NULL,
-                                           err);
+        rt->collectors =
+            collectors_create(&cfg->collectors, rt->pool, NULL, err);
         if (rt->collectors == NULL)
             goto fail;
     }

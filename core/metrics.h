@@ -120,8 +120,8 @@ struct metrics_snapshot_family {
  * appears once and no family is empty.  Families with the same name are
  * merged when type and labels match; otherwise, and when sample names of
  * two families would clash (gauge foo next to counter foo_total), the one
- * added later is dropped: `extra` comes first, then the registered
- * families, then the collectors in order.  Of two samples with the same labels
+ * added later is dropped: registered families come first, then the
+ * collectors in order, then `extra`.  Of two samples with the same labels
  * the first added stays. */
 struct metrics_snapshot {
     struct metrics_snapshot_family *families;
@@ -182,8 +182,7 @@ void
 metrics_remove_collector(struct metrics *m, metrics_collect_fn fn, void *arg);
 
 /* Snapshot of all registered families and collectors.  `extra` (may be
- * NULL) runs before them, so that registry counters it updates show in
- * this snapshot: the exporter passes its PostgreSQL collectors.
+ * NULL) runs after them: the exporter passes its PostgreSQL collectors.
  * Collectors run with no registry lock held.  Always contains
  * deskdb_exposition_dropped_series_total{reason} (cumulative).  NULL when
  * out of memory. */

@@ -412,12 +412,6 @@ metrics_snapshot_create(struct metrics *m,
     if (sink.snap == NULL)
         return NULL;
     metrics_sink_add_dropped(&sink);
-    /* `extra` first: registry counters it updates (collector errors) then
-     * show in this snapshot rather than the next one. */
-    if (extra != NULL) {
-        extra(extra_arg, &sink);
-        sink.cur = METRICS_NO_FAMILY;
-    }
     if (registry_list(m, &families, &n_families, &collectors, &n_collectors) !=
         0)
         goto out;
@@ -429,6 +423,8 @@ metrics_snapshot_create(struct metrics *m,
         sink.cur = METRICS_NO_FAMILY;
         collector_release(m, collectors[i]);
     }
+    if (extra != NULL && !sink.failed)
+        extra(extra_arg, &sink);
     rc = sink_finish(m, &sink);
 out:
     free(families);

@@ -20,17 +20,15 @@ struct collectors;
 
 /*
  * Collectors for the bit set cfg->enabled, running their statements on
- * connections of `pool` (which must outlive them).  `registry` (may be
- * NULL) receives deskdb_collector_errors_total{collector,reason}.
- * `clock` (NULL: clock_system) decides when a collection may be shared
- * or a cached collector refreshed, and stamps durations and
+ * connections of `pool` (which must outlive them).  `clock` (NULL:
+ * clock_system) decides when a collection may be shared or a cached collector
+ * refreshed, and stamps durations and
  * deskdb_collector_last_success_timestamp_seconds; statement deadlines
  * always use the pool's clock.  Nothing is queried here.  Errors:
  * DESKDB_EINVAL (bad setting), DESKDB_ENOMEM.
  */
 struct collectors *collectors_create(const struct config_collectors *cfg,
                                      struct pool *pool,
-                                     struct metrics *registry,
                                      const struct clock *clock,
                                      struct deskdb_err *err) DESKDB_MUSTCHECK;
 

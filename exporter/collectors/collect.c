@@ -24,37 +24,34 @@ static const char errors_help[] =
     "could be checked out, or it was lost) and cardinality_limit (a cap "
     "left rows out; the collector still succeeded).";
 
-static int
-register_errors(struct collectors *c, struct metrics *m, struct deskdb_err *err)
+/* deskdb_collector_errors_total{collector,reason}: every enabled collector
+ * and reason, zeros included, so rate() works from the first failure. */
+static void
+emit_errors(struct collectors *c, struct metrics_sink *sink)
 {
     static const char *const labels[] = {"collector", "reason", NULL};
-    struct metric_family *f;
     const char *values[2];
     size_t i, j;
 
-    if (m == NULL)
-        return 0;
-    f = metrics_family(m,
-                       METRIC_COUNTER,
-                       "deskdb_collector_errors_total",
-                       errors_help,
-                       labels,
-                       NULL,
-                       0);
-    if (f == NULL)
-        return err_set(err,
-                       DESKDB_EINVAL,
-                       "cannot register deskdb_collector_errors_total");
+    if (metrics_sink_family(sink,
+                            METRIC_COUNTER,
+                            "deskdb_collector_errors_total",
+                            errors_help,
+                            labels) != 0)
+        return;
     for (i = 0; i < COLL_N; i++) {
         if (!(c->cfg.enabled & coll_defs[i].bit))
             continue;
         for (j = 0; j < COLL_REASON_N; j++) {
             values[0] = coll_defs[i].name;
             values[1] = coll_reason_names[j];
-            c->errors[i][j] = metric_series(f, values);
+            metrics_sink_sample(
+                sink,
+                values,
+                (double)atomic_load_explicit(&c->errors[i][j],
+                                             memory_order_relaxed));
         }
     }
-    return 0;
 }
 
 static int
@@ -78,7 +75,6 @@ check_config(const struct config_collectors *cfg, struct deskdb_err *err)
 struct collectors *
 collectors_create(const struct config_collectors *cfg,
                   struct pool *pool,
-                  struct metrics *registry,
                   const struct clock *clock,
                   struct deskdb_err *err)
 {
@@ -99,10 +95,6 @@ collectors_create(const struct config_collectors *cfg,
     c->cfg = *cfg;
     c->pool = pool;
     c->clock = clock != NULL ? *clock : clock_system;
-    if (register_errors(c, registry, err) != 0) {
-        free(c);
-        return NULL;
-    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -273,6 +265,7 @@ emit_skipped(struct collectors *c, struct metrics_sink *sink)
     for (i = 0; i < COLL_N; i++)
         res.st[i].enabled = (c->cfg.enabled & coll_defs[i].bit) != 0;
     emit_result(&res, sink);
+    emit_errors(c, sink);
 }
 
 /* Wait (c->mu held) for the running collection to finish, until
@@ -331,10 +324,12 @@ collectors_collect_with_budget(struct collectors *c,
         pthread_mutex_unlock(&c->mu);
         coll_result_unref(old);
     }
-    if (res != NULL)
+    if (res != NULL) {
         emit_result(res, sink);
-    else
+        emit_errors(c, sink);
+    } else {
         emit_skipped(c, sink);
+    }
     coll_result_unref(res);
 }
 

@@ -136,7 +136,10 @@ struct collectors {
     struct config_collectors cfg;
     struct pool *pool;
     struct clock clock;
-    struct metric *errors[COLL_N][COLL_REASON_N];
+    /* Failures by collector and reason, emitted with every scrape (not
+     * kept in the registry, which is copied before the collection runs
+     * and would show this scrape's failures one scrape late). */
+    _Atomic uint64_t errors[COLL_N][COLL_REASON_N];
     collectors_hook_fn hook;
     void *hook_arg;
     _Atomic uint64_t runs;

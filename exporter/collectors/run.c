@@ -76,7 +76,7 @@ note_failure(struct collectors *c,
              const char *msg,
              bool bulk)
 {
-    metric_inc(c->errors[id][reason]);
+    atomic_fetch_add_explicit(&c->errors[id][reason], 1, memory_order_relaxed);
     if (c->health[id] == COLL_FAILING ||
         (bulk && c->health[id] == COLL_UNCONNECTED))
         return;
@@ -219,7 +219,9 @@ collector_done(struct run *r, enum coll_id id, struct coll_ctx *ctx, int rc)
     c->last_success_ns[id] = clock_real(&c->clock);
     note_success(c, id);
     if (ctx->truncated)
-        metric_inc(c->errors[id][COLL_REASON_CARDINALITY]);
+        atomic_fetch_add_explicit(&c->errors[id][COLL_REASON_CARDINALITY],
+                                  1,
+                                  memory_order_relaxed);
     if (coll_defs[id].cached) {
         rec_unref(k->rec);
         k->rec = rec_ref(ctx->out);

@@ -51,7 +51,7 @@ colltest_start(struct colltest *t,
     t->pool = pool_create(&t->db, &t->pool_cfg, t->m, NULL, &err);
     if (t->pool == NULL)
         fail_msg("pool_create: %s", err.msg);
-    t->c = collectors_create(cfg, t->pool, t->m, clock, &err);
+    t->c = collectors_create(cfg, t->pool, clock, &err);
     if (t->c == NULL)
         fail_msg("collectors_create: %s", err.msg);
 }
