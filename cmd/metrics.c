@@ -8,6 +8,8 @@
 #include "cmd/runtime.h"
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/log.h"
+#include "core/pool.h"
 #include "core/metrics.h"
 #include "exporter/collectors.h"
 #include "exporter/expo.h"
@@ -99,6 +101,12 @@ cmd_metrics(int argc, char **argv)
         fprintf(stderr, "deskdb metrics: %s\n", err.msg);
         goto out;
     }
+    /* Connect first, so the pool families describe a working pool rather
+     * than one that has not yet opened anything.  A database that is down
+     * is reported in the exposition (pg_up 0), not as a failure here. */
+    if (pool_health_check(rt.pool, cfg->collectors.timeout_ms, &err) !=
+        DESKDB_OK)
+        log_warn("metrics", "database health check failed", "err", err.msg);
     rc = render(&rt,
                 openmetrics ? EXPO_FORMAT_OPENMETRICS : EXPO_FORMAT_TEXT,
                 &body);
