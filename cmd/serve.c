@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/pool.h"
+#include "exporter/alerts.h"
 #include "exporter/api.h"
 #include "exporter/http.h"
 #include "exporter/scrape.h"
@@ -33,6 +34,7 @@ struct daemon {
     size_t n_retired;
     struct runtime rt;
     struct api *api;
+    struct alerts *alerts; /* NULL until started */
     struct http_server *http;
     struct scrape_handler scrape;
     struct metric *reload_ok;
@@ -84,6 +86,8 @@ start_http(struct daemon *d, struct deskdb_err *err)
     d->api = api_create(d->rt.pool, SERVE_HEALTH_TIMEOUT_MS);
     if (d->api == NULL)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
+    if (d->alerts != NULL)
+        api_set_alerts_provider(d->api, alerts_json, d->alerts);
     rc = api_register(d->api, d->http, err);
     if (rc != DESKDB_OK)
         return rc;
@@ -92,6 +96,35 @@ start_http(struct daemon *d, struct deskdb_err *err)
     if (rc != DESKDB_OK)
         return rc;
     return DESKDB_OK;
+}
+
+/*
+ * Alerts: rules evaluated over the registry and the collectors, states in
+ * deskdb.alert_state on the pool, one delivery thread per receiver.
+ * Every instance evaluates; only the leader (no leader callback yet:
+ * this instance) sends and writes states.  Created after the runtime,
+ * stopped before the pool closes.
+ */
+static int
+start_alerts(struct daemon *d, struct deskdb_err *err)
+{
+    d->alerts = alerts_create(d->cfg->alerts,
+                              d->rt.metrics,
+                              d->rt.collectors,
+                              d->rt.pool,
+                              NULL,
+                              err);
+    if (d->alerts == NULL)
+        return err->code;
+    return alerts_start(d->alerts, err);
+}
+
+static void
+stop_alerts(struct daemon *d)
+{
+    alerts_stop(d->alerts, SERVE_DRAIN_MS);
+    alerts_destroy(d->alerts);
+    d->alerts = NULL;
 }
 
 /*
@@ -176,6 +209,7 @@ daemon_stop(struct daemon *d)
         http_server_stop(d->http, SERVE_DRAIN_MS);
     http_server_destroy(d->http);
     api_destroy(d->api);
+    stop_alerts(d);
     runtime_close(&d->rt, SERVE_DRAIN_MS);
     for (i = 0; i < d->n_retired; i++)
         config_destroy(d->retired[i]);
@@ -230,12 +264,15 @@ cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     /* libpq's cancel requests and dropped HTTP peers must not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    alerts_global_init();
 
     err_clear(&err);
     status = EXIT_RUNTIME;
     if (runtime_open(&d.rt, d.cfg, NULL, &err) != DESKDB_OK)
         goto fail;
     register_reload_metrics(&d);
+    if (start_alerts(&d, &err) != DESKDB_OK)
+        goto fail;
     if (start_http(&d, &err) != DESKDB_OK) {
         if (err.code == DESKDB_EINVAL)
             status = EXIT_USAGE;

@@ -20,6 +20,10 @@ struct collectors;
 struct pool;
 struct alerts;
 
+/* Process-wide setup of the HTTP client (curl_global_init); call once
+ * before any thread starts. */
+void alerts_global_init(void);
+
 /*
  * Parse the rules and set up one delivery queue per receiver.  `cfg`,
  * `registry`, `collectors` (may be NULL: rules see only the registry),

@@ -106,6 +106,12 @@ create_notifiers(struct alerts *a, struct deskdb_err *err)
     return DESKDB_OK;
 }
 
+void
+alerts_global_init(void)
+{
+    notify_global_init();
+}
+
 /* A condition variable timed on CLOCK_MONOTONIC. */
 static void
 init_cond(pthread_cond_t *cond)

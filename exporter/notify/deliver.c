@@ -300,34 +300,35 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
                   st,
                   "id",
                   m->id);
-    } else if (a->dropped) {
-        log_error("notify",
-                  "notification given up",
-                  "receiver",
-                  n->cfg->name,
-                  "group",
-                  a->group,
-                  "status",
-                  st,
-                  "error",
-                  a->res.error,
-                  "attempts",
-                  at);
-    } else if (!m->superseded) {
-        log_warn("notify",
-                 "notification failed, will retry",
-                 "receiver",
-                 n->cfg->name,
-                 "group",
-                 a->group,
-                 "status",
-                 st,
-                 "error",
-                 a->res.error,
-                 "attempt",
-                 at,
-                 "retry_in_ms",
-                 delay);
+    } else if (a->dropped || !m->superseded) {
+        /* An answer has a status; a transport failure has an error. */
+        const char *key = a->res.status > 0 ? "status" : "error";
+        const char *val = a->res.status > 0 ? st : a->res.error;
+
+        if (a->dropped)
+            log_error("notify",
+                      "notification given up",
+                      "receiver",
+                      n->cfg->name,
+                      "group",
+                      a->group,
+                      key,
+                      val,
+                      "attempts",
+                      at);
+        else
+            log_warn("notify",
+                     "notification failed, will retry",
+                     "receiver",
+                     n->cfg->name,
+                     "group",
+                     a->group,
+                     key,
+                     val,
+                     "attempt",
+                     at,
+                     "retry_in_ms",
+                     delay);
     }
 }
 
