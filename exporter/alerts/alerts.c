@@ -324,6 +324,36 @@ evaluate(struct alerts *a, const struct metrics_snapshot *snap)
     free(firing);
 }
 
+/* One log line per state table outage (and one when it ends), not one
+ * per evaluation.  Eval thread only. */
+static void
+state_problem(struct alerts *a, const struct deskdb_err *err, bool reading)
+{
+    metric_inc(a->m_state_failures);
+    if (strcmp(a->state_error, err->msg) == 0)
+        return;
+    snprintf(a->state_error, sizeof(a->state_error), "%s", err->msg);
+    log_warn("alerts",
+             reading ? "cannot read alert states, will retry"
+                     : "cannot write alert states, will retry",
+             "err",
+             err->msg,
+             "hint",
+             strcmp(err->sqlstate, "42P01") == 0 ||
+                     strcmp(err->sqlstate, "3F000") == 0
+                 ? "run deskdb migrate up"
+                 : "states are kept in memory meanwhile");
+}
+
+static void
+state_ok(struct alerts *a)
+{
+    if (a->state_error[0] == '\0')
+        return;
+    a->state_error[0] = '\0';
+    log_info("alerts", "alert states readable and writable again");
+}
+
 /* Write what changed; on failure it stays dirty for the next round. */
 static void
 persist(struct alerts *a)
@@ -335,22 +365,22 @@ persist(struct alerts *a)
     pthread_mutex_lock(&a->lock);
     rc = persist_collect(a, &b);
     pthread_mutex_unlock(&a->lock);
-    if (rc == DESKDB_OK && b.n_rows == 0 && b.n_deleted == 0)
+    if (rc == DESKDB_OK && b.n_rows == 0 && b.n_deleted == 0) {
+        persist_batch_fini(&b);
         return;
+    }
     err_clear(&err);
     if (rc == DESKDB_OK)
         rc = persist_write(a, &b, &err);
     else
         err_set(&err, rc, "out of memory");
     if (rc != DESKDB_OK) {
-        metric_inc(a->m_state_failures);
-        log_warn("alerts",
-                 "cannot write alert states, will retry",
-                 "err",
-                 err.msg);
+        state_problem(a, &err, false);
         pthread_mutex_lock(&a->lock);
         persist_requeue(a, &b);
         pthread_mutex_unlock(&a->lock);
+    } else {
+        state_ok(a);
     }
     persist_batch_fini(&b);
 }
@@ -365,10 +395,10 @@ load(struct alerts *a)
         pthread_mutex_lock(&a->lock);
         a->loaded = true;
         pthread_mutex_unlock(&a->lock);
+        state_ok(a);
         return;
     }
-    metric_inc(a->m_state_failures);
-    log_warn("alerts", "cannot read alert states, will retry", "err", err.msg);
+    state_problem(a, &err, true);
 }
 
 static void

@@ -28,6 +28,7 @@ struct alerts {
     struct metric *m_evaluations;
     struct metric *m_failures;
     struct metric *m_state_failures;
+    char state_error[512]; /* last state table error logged, "" if none */
 
     /* `lock` guards the evaluator and the flags below; never held
      * across I/O or a notifier call. */

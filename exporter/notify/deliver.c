@@ -195,7 +195,7 @@ post(struct notifier *n,
             h[nh++] = (struct notify_header){"webhook-signature", sig};
         }
     }
-    notify_http_post(n->cfg->url,
+    notify_http_post(n->url,
                      h,
                      nh,
                      m->body,

@@ -88,6 +88,26 @@ init_dispatch_cfg(struct dispatch_cfg *d, const struct notifier_opts *o)
     d->resend_ns = o->push_resend_ns;
 }
 
+/* Alertmanager receivers are configured with Alertmanager's base URL. */
+static char *
+target_url(const struct config_receiver *c)
+{
+    static const char api[] = "/api/v2/alerts";
+    size_t len = strlen(c->url);
+    char *url;
+
+    if (c->type != CONFIG_RECEIVER_ALERTMANAGER)
+        return strdup(c->url);
+    while (len > 0 && c->url[len - 1] == '/')
+        len--;
+    url = malloc(len + sizeof(api));
+    if (url != NULL) {
+        memcpy(url, c->url, len);
+        memcpy(url + len, api, sizeof(api));
+    }
+    return url;
+}
+
 static int
 init_sync(struct notifier *n)
 {
@@ -133,10 +153,12 @@ notifier_create(const struct notifier_opts *opts, struct deskdb_err *err)
     init_dispatch_cfg(&dc, opts);
     n->dispatch = dispatch_create(&dc);
     n->external_url = strdup("");
-    if (n->dispatch == NULL || n->external_url == NULL ||
+    n->url = target_url(n->cfg);
+    if (n->dispatch == NULL || n->external_url == NULL || n->url == NULL ||
         init_sync(n) != DESKDB_OK) {
         dispatch_destroy(n->dispatch);
         free(n->external_url);
+        free(n->url);
         free(n);
         err_set(err, DESKDB_ENOMEM, "out of memory");
         return NULL;
@@ -310,6 +332,7 @@ notifier_destroy(struct notifier *n)
     }
     dispatch_destroy(n->dispatch);
     free(n->external_url);
+    free(n->url);
     if (n->sync_ready) {
         pthread_cond_destroy(&n->cond);
         pthread_cond_destroy(&n->done_cond);

@@ -28,6 +28,7 @@ struct notify_msg {
 
 struct notifier {
     const struct config_receiver *cfg;
+    char *url; /* where to POST: cfg->url, + /api/v2/alerts for Alertmanager */
     size_t index;
     const struct clock *clock;
     int64_t push_valid_ns;
