@@ -152,30 +152,9 @@ out:
     return rc;
 }
 
-/* A 23505 on the deal insert can only be the per-dealership number: the
- * counter is behind numbers that were written some other way. */
-static int
-deal_number_taken(struct ops_ctx *c,
-                  const char *number,
-                  int rc,
-                  struct deskdb_err *err)
-{
-    if (rc != DESKDB_EPG || strcmp(err->sqlstate, "23505") != 0)
-        return rc;
-    rc = err_set(err,
-                 DESKDB_EEXIST,
-                 "insert deal: deal number %s already exists in dealership "
-                 "%s: the 'deal' sequence is behind the deals table (raise "
-                 "sequences.value to the highest number in use)",
-                 number,
-                 c->dealership);
-    snprintf(err->sqlstate, sizeof(err->sqlstate), "23505");
-    return rc;
-}
-
 struct new_deal {
     char id[OPS_UUID_LEN + 1];
-    char number[32];
+    char number[OPS_DEAL_NUMBER_MAX];
     char state[32];
     char scenario[OPS_UUID_LEN + 1];
     char customer[OPS_UUID_LEN + 1];
@@ -187,7 +166,6 @@ deal_insert(struct ops_ctx *c, struct new_deal *d, struct deskdb_err *err)
 {
     const char *state = ops_str(c->in, "deal_state");
     const char *params[] = {c->dealership,
-                            d->number,
                             state != NULL ? state : "DRAFT",
                             d->customer[0] != '\0' ? d->customer : NULL,
                             ops_str(c->in, "vehicle_id"),
@@ -197,10 +175,10 @@ deal_insert(struct ops_ctx *c, struct new_deal *d, struct deskdb_err *err)
 
     rc = ops_query(c,
                    "insert deal",
-                   "INSERT INTO deals (dealership_id, deal_number, deal_state,"
+                   "INSERT INTO deals (dealership_id, deal_state,"
                    " customer_id, vehicle_id, salesperson_id)"
-                   " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, deal_state",
-                   6,
+                   " VALUES ($1, $2, $3, $4, $5) RETURNING id, deal_state",
+                   5,
                    params,
                    &res,
                    err);
@@ -209,7 +187,7 @@ deal_insert(struct ops_ctx *c, struct new_deal *d, struct deskdb_err *err)
         ops_value(res, 1, d->state, sizeof(d->state));
     }
     PQclear(res);
-    return deal_number_taken(c, d->number, rc, err);
+    return rc;
 }
 
 static int
@@ -280,12 +258,14 @@ create_deal_result(const struct ops_ctx *c, const struct new_deal *d)
 }
 
 /*
- * The seed's order is customer, number, deal, scenario, vehicle, audit.
- * The vehicle is reserved before the number is drawn instead: the
- * counter row is the one lock every creator of the dealership queues on,
- * so everything that can wait or fail on its own (customer insert, the
- * vehicle row lock) happens before it, and the counter is held only for
- * the last inserts and COMMIT.  All of it is one transaction either way.
+ * The seed's steps are customer, number, deal, scenario, vehicle, audit;
+ * all of them are one transaction here, in an order chosen for
+ * throughput.  The counter row is the one lock every creator of the
+ * dealership queues on, so whatever can wait or fail on its own (the
+ * customer, the vehicle row lock, the inserts) comes first, and the
+ * number is drawn and written to the deal last: from then on only the
+ * ledger entry and COMMIT remain.  The audit entry names the deal, whose
+ * row carries the number.
  */
 static int
 create_deal_run(struct ops_ctx *c, struct deskdb_err *err)
@@ -298,7 +278,6 @@ create_deal_run(struct ops_ctx *c, struct deskdb_err *err)
         {OPS_REF_USER, "actor", c->actor},
     };
     struct new_deal d = {0};
-    long long n;
     int rc;
 
     rc = ops_check_refs(c, refs, 3, err);
@@ -307,32 +286,27 @@ create_deal_run(struct ops_ctx *c, struct deskdb_err *err)
     if (rc == 0 && vehicle != NULL)
         rc = vehicle_reserve(c, vehicle, err);
     if (rc == 0)
-        rc = ops_sequence_next(c, "deal", &n, err);
-    if (rc != 0)
-        return rc;
-    ops_deal_number(n, d.number);
-    rc = deal_insert(c, &d, err);
+        rc = deal_insert(c, &d, err);
     if (rc == 0)
         rc = scenario_insert(c, &d, err);
-    if (rc != 0)
-        return rc;
-    rc = ops_audit(c,
-                   "deal.created",
-                   "deal",
-                   d.id,
-                   c->actor != NULL ? c->actor : salesperson,
-                   json_pack("{s:s, s:s, s:s*, s:b, s:s*}",
-                             "deal_number",
-                             d.number,
-                             "scenario_id",
-                             d.scenario,
-                             "customer_id",
-                             d.customer[0] != '\0' ? d.customer : NULL,
-                             "customer_created",
-                             d.customer_created,
-                             "vehicle_id",
-                             vehicle),
-                   err);
+    if (rc == 0)
+        rc = ops_audit(c,
+                       "deal.created",
+                       "deal",
+                       d.id,
+                       c->actor != NULL ? c->actor : salesperson,
+                       json_pack("{s:s, s:s*, s:b, s:s*}",
+                                 "scenario_id",
+                                 d.scenario,
+                                 "customer_id",
+                                 d.customer[0] != '\0' ? d.customer : NULL,
+                                 "customer_created",
+                                 d.customer_created,
+                                 "vehicle_id",
+                                 vehicle),
+                       err);
+    if (rc == 0)
+        rc = ops_deal_number_assign(c, d.id, d.number, err);
     if (rc != 0)
         return rc;
     c->result = create_deal_result(c, &d);
@@ -342,7 +316,7 @@ create_deal_run(struct ops_ctx *c, struct deskdb_err *err)
 /* ---- attach_customer --------------------------------------------------- */
 
 struct locked_deal {
-    char number[32]; /* "" when the deal has none */
+    char number[OPS_DEAL_NUMBER_MAX]; /* "" when the deal has none */
     char customer[OPS_UUID_LEN + 1];
     char state[32];
 };
@@ -408,22 +382,21 @@ static int
 deal_attach(struct ops_ctx *c,
             const char *deal,
             const char *customer,
-            const char *number,
             struct deskdb_err *err)
 {
-    const char *params[] = {deal, c->dealership, customer, number};
+    const char *params[] = {deal, c->dealership, customer};
 
     return ops_query(c,
                      "attach customer",
-                     "UPDATE deals SET customer_id = $3,"
-                     " deal_number = coalesce(deal_number, $4)"
+                     "UPDATE deals SET customer_id = $3"
                      " WHERE id = $1 AND dealership_id = $2",
-                     4,
+                     3,
                      params,
                      NULL,
                      err);
 }
 
+/* As create_deal: a number, when the deal has none, is drawn last. */
 static int
 attach_customer_run(struct ops_ctx *c, struct deskdb_err *err)
 {
@@ -434,8 +407,7 @@ attach_customer_run(struct ops_ctx *c, struct deskdb_err *err)
     };
     struct locked_deal d = {0};
     char customer[OPS_UUID_LEN + 1];
-    bool created, generated = false;
-    long long n;
+    bool created = false, generated;
     int rc;
 
     rc = ops_check_refs(c, refs, 2, err);
@@ -445,33 +417,25 @@ attach_customer_run(struct ops_ctx *c, struct deskdb_err *err)
         rc = attach_allowed(deal, &d, ops_str(c->in, "customer_id"), err);
     if (rc == 0)
         rc = deal_customer(c, customer, &created, err);
-    if (rc == 0 && d.number[0] == '\0') {
-        rc = ops_sequence_next(c, "deal", &n, err);
-        ops_deal_number(n, d.number);
-        generated = true;
-    }
     if (rc == 0)
-        rc = deal_number_taken(c,
-                               d.number,
-                               deal_attach(c, deal, customer, d.number, err),
-                               err);
-    if (rc != 0)
-        return rc;
-    rc = ops_audit(c,
-                   "deal.customer_attached",
-                   "deal",
-                   deal,
-                   c->actor,
-                   json_pack("{s:s, s:b, s:s, s:b}",
-                             "customer_id",
-                             customer,
-                             "customer_created",
-                             created,
-                             "deal_number",
-                             d.number,
-                             "deal_number_generated",
-                             generated),
-                   err);
+        rc = deal_attach(c, deal, customer, err);
+    generated = d.number[0] == '\0';
+    if (rc == 0)
+        rc = ops_audit(c,
+                       "deal.customer_attached",
+                       "deal",
+                       deal,
+                       c->actor,
+                       json_pack("{s:s, s:b, s:b}",
+                                 "customer_id",
+                                 customer,
+                                 "customer_created",
+                                 created,
+                                 "deal_number_generated",
+                                 generated),
+                       err);
+    if (rc == 0 && generated)
+        rc = ops_deal_number_assign(c, deal, d.number, err);
     if (rc != 0)
         return rc;
     c->result = json_pack("{s:{s:s, s:s, s:b}, s:{s:s, s:b}}",

@@ -300,6 +300,61 @@ static int check_object(const json_t *obj,
                         const char *prefix,
                         struct deskdb_err *err);
 
+/* A string-typed field other than plain text; `s` is its value. */
+static int
+check_string(const struct ops_field *f,
+             const char *s,
+             const char *path,
+             struct deskdb_err *err)
+{
+    char list[256];
+
+    switch (f->type) {
+    case OPS_F_UUID:
+        if (ops_uuid_valid(s))
+            return 0;
+        return err_set(err,
+                       DESKDB_EINVAL,
+                       "field '%s' must be a UUID (8-4-4-4-12 hex digits)",
+                       path);
+    case OPS_F_NAME:
+        if (name_valid(s, f->min, f->max))
+            return 0;
+        return err_set(err,
+                       DESKDB_EINVAL,
+                       "field '%s' must be %g to %g of the characters "
+                       "A-Z a-z 0-9 . _ - @",
+                       path,
+                       f->min,
+                       f->max);
+    case OPS_F_EMAIL:
+        if (email_valid(s))
+            return 0;
+        return err_set(err,
+                       DESKDB_EINVAL,
+                       "field '%s' must be an e-mail address such as "
+                       "name@example.com",
+                       path);
+    case OPS_F_SECRET:
+        if (secret_valid(s))
+            return 0;
+        return err_set(err,
+                       DESKDB_EINVAL,
+                       "field '%s' must be a crypt(3) hash such as "
+                       "$2b$12$... (the value is not shown)",
+                       path);
+    default: /* OPS_F_ENUM */
+        if (choice_valid(s, f->choices))
+            return 0;
+        choices_join(f->choices, list, sizeof(list));
+        return err_set(err,
+                       DESKDB_EINVAL,
+                       "field '%s' must be one of %s",
+                       path,
+                       list);
+    }
+}
+
 /* `v` is present and not null. */
 static int
 check_value(const struct ops_field *f,
@@ -307,9 +362,6 @@ check_value(const struct ops_field *f,
             const char *path,
             struct deskdb_err *err)
 {
-    char list[256];
-    const char *s = json_string_value(v);
-
     switch (f->type) {
     case OPS_F_INT:
     case OPS_F_DECIMAL:
@@ -324,56 +376,11 @@ check_value(const struct ops_field *f,
     default:
         break;
     }
-    if (s == NULL)
+    if (!json_is_string(v))
         return err_set(err, DESKDB_EINVAL, "field '%s' must be a string", path);
-    switch (f->type) {
-    case OPS_F_UUID:
-        if (!ops_uuid_valid(s))
-            return err_set(err,
-                           DESKDB_EINVAL,
-                           "field '%s' must be a UUID (8-4-4-4-12 hex "
-                           "digits)",
-                           path);
-        return 0;
-    case OPS_F_NAME:
-        if (!name_valid(s, f->min, f->max))
-            return err_set(err,
-                           DESKDB_EINVAL,
-                           "field '%s' must be %g to %g of the characters "
-                           "A-Z a-z 0-9 . _ - @",
-                           path,
-                           f->min,
-                           f->max);
-        return 0;
-    case OPS_F_EMAIL:
-        if (!email_valid(s))
-            return err_set(err,
-                           DESKDB_EINVAL,
-                           "field '%s' must be an e-mail address such as "
-                           "name@example.com",
-                           path);
-        return 0;
-    case OPS_F_SECRET:
-        if (!secret_valid(s))
-            return err_set(err,
-                           DESKDB_EINVAL,
-                           "field '%s' must be a crypt(3) hash such as "
-                           "$2b$12$... (the value is not shown)",
-                           path);
-        return 0;
-    case OPS_F_ENUM:
-        if (!choice_valid(s, f->choices)) {
-            choices_join(f->choices, list, sizeof(list));
-            return err_set(err,
-                           DESKDB_EINVAL,
-                           "field '%s' must be one of %s",
-                           path,
-                           list);
-        }
-        return 0;
-    default:
+    if (f->type == OPS_F_TEXT)
         return check_text(f, v, path, err);
-    }
+    return check_string(f, json_string_value(v), path, err);
 }
 
 static void
@@ -472,8 +479,8 @@ ops_input_normalize(json_t *obj, const struct ops_field *fields)
             for (size_t i = 0; i <= OPS_UUID_LEN; i++)
                 lower[i] =
                     (char)((s[i] >= 'A' && s[i] <= 'F') ? s[i] + 32 : s[i]);
-            /* Same length: cannot fail for want of memory in 2.14, and a
-             * failure would only leave the original case. */
+            /* Should the copy fail for want of memory, the original
+             * case stays, which PostgreSQL reads just as well. */
             (void)json_string_set(v, lower);
         }
     }

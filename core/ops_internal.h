@@ -91,12 +91,12 @@ extern const struct ops_op ops_op_update_email_status;
 extern const struct ops_op ops_op_next_sequence;
 
 /* Fields every operation takes. */
-#define OPS_COMMON_FIELDS                                                \
-    {.name = "external_id", .type = OPS_F_TEXT, .min = 1, .max = 200},   \
-        {.name = "dealership_id", .type = OPS_F_UUID, .required = true}, \
-    {                                                                    \
-        .name = "actor_id", .type = OPS_F_UUID                           \
-    }
+/* clang-format off */
+#define OPS_COMMON_FIELDS                                                 \
+    {.name = "external_id", .type = OPS_F_TEXT, .min = 1, .max = 200},    \
+    {.name = "dealership_id", .type = OPS_F_UUID, .required = true},      \
+    {.name = "actor_id", .type = OPS_F_UUID}
+/* clang-format on */
 
 /* Whether an e-mail of `direction` may go from status `from` to `to`
  * (ops_email.c).  Pure. */
@@ -174,8 +174,16 @@ int ops_sequence_next(struct ops_ctx *c,
                       long long *value,
                       struct deskdb_err *err) DESKDB_MUSTCHECK;
 
-/* "D-000042": deal numbers as they are stored in deals.deal_number. */
-void ops_deal_number(long long value, char out[32]);
+#define OPS_DEAL_NUMBER_MAX 32
+
+/* Draw the next deal number of the dealership and write it to `deal`
+ * (which must have none), in one statement; the number into `number`
+ * ("D-000042").  Takes the counter row lock: call it last.  A number that
+ * exists already (written some other way) is DESKDB_EEXIST. */
+int ops_deal_number_assign(struct ops_ctx *c,
+                           const char *deal,
+                           char number[OPS_DEAL_NUMBER_MAX],
+                           struct deskdb_err *err) DESKDB_MUSTCHECK;
 
 /* Insert the customer described by `customer` (validated) into the
  * dealership; its id into `id`. */

@@ -243,9 +243,10 @@ ops_sequence_next(struct ops_ctx *c,
     int rc;
 
     /* The upsert locks the counter row until COMMIT or ROLLBACK: the next
-     * caller of the dealership waits here, then reads the committed value
-     * (READ COMMITTED re-checks the row it waited for), so values are
-     * unique, and a rolled-back one is taken again by the next caller. */
+     * caller of the dealership waits here, then works on the committed
+     * value (READ COMMITTED re-reads the row it waited for), so values are
+     * unique, and a rolled-back one is taken again by the next caller.
+     * ops_deal_number_assign() runs the same upsert. */
     rc = ops_query(c,
                    "next sequence value",
                    "INSERT INTO sequences (dealership_id, name, value)"
@@ -262,10 +263,58 @@ ops_sequence_next(struct ops_ctx *c,
     return rc;
 }
 
-void
-ops_deal_number(long long value, char out[32])
+/*
+ * Draw the dealership's next deal number and write it to the deal in one
+ * statement.  From here to COMMIT every other creator of the dealership
+ * waits on the counter row, so callers do this last.  The format lives
+ * only here: "D-" and at least six digits.
+ */
+int
+ops_deal_number_assign(struct ops_ctx *c,
+                       const char *deal,
+                       char number[OPS_DEAL_NUMBER_MAX],
+                       struct deskdb_err *err)
 {
-    snprintf(out, 32, "D-%06lld", value);
+    const char *params[] = {c->dealership, deal};
+    PGresult *res = NULL;
+    int rc;
+
+    rc = ops_query(c,
+                   "number deal",
+                   "WITH n AS (INSERT INTO sequences (dealership_id, name,"
+                   " value) VALUES ($1, 'deal', 1)"
+                   " ON CONFLICT (dealership_id, name)"
+                   " DO UPDATE SET value = sequences.value + 1"
+                   " RETURNING value)"
+                   " UPDATE deals d SET deal_number = 'D-' ||"
+                   " lpad(n.value::text, greatest(6, length(n.value::text)),"
+                   " '0') FROM n WHERE d.id = $2 AND d.dealership_id = $1"
+                   " RETURNING d.deal_number",
+                   2,
+                   params,
+                   &res,
+                   err);
+    if (rc == 0 && PQntuples(res) != 1)
+        rc = err_set(err,
+                     DESKDB_EPG,
+                     "number deal: deal %s is gone from dealership %s",
+                     deal,
+                     c->dealership);
+    if (rc == 0)
+        ops_value(res, 0, number, OPS_DEAL_NUMBER_MAX);
+    PQclear(res);
+    if (rc == DESKDB_EPG && strcmp(err->sqlstate, "23505") == 0) {
+        /* The only unique key an UPDATE of deal_number can hit. */
+        rc = err_set(err,
+                     DESKDB_EEXIST,
+                     "number deal: the next deal number already exists in "
+                     "dealership %s: the 'deal' sequence is behind the deals "
+                     "table (raise sequences.value to the highest number in "
+                     "use)",
+                     c->dealership);
+        snprintf(err->sqlstate, sizeof(err->sqlstate), "23505");
+    }
+    return rc;
 }
 
 int

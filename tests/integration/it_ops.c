@@ -177,10 +177,11 @@ static const struct {
     {"deskdb.import_ledger", "INSERT", "claim external_id"},
     {"customers", "INSERT", "insert customer"},
     {"vehicles", "UPDATE", "mark vehicle pending"},
-    {"sequences", "INSERT OR UPDATE", "next sequence value"},
     {"deals", "INSERT", "insert deal"},
     {"deal_scenarios", "INSERT", "insert scenario"},
     {"audit_log", "INSERT", "insert audit entry"},
+    {"sequences", "INSERT OR UPDATE", "number deal"},
+    {"deals", "UPDATE", "number deal"},
     {"deskdb.import_ledger", "UPDATE", "store result"},
 };
 
@@ -271,7 +272,7 @@ test_killed_connection_at_each_step_leaves_nothing(void **state)
     }
 }
 
-/* The connection dies once, after the customer, vehicle and number steps:
+/* The connection dies once, after the customer and vehicle steps:
  * the transaction manager runs the record again, and it is applied
  * exactly once. */
 static void
