@@ -38,10 +38,6 @@ static const char *const all_collectors[] = {"database",
 
 #define N_COLLECTORS (sizeof(all_collectors) / sizeof(all_collectors[0]))
 
-/* The backend stopped by the hook; resumed and terminated by teardown
- * whatever the test did. */
-static int stopped_pid;
-
 static void
 stop_hook(void *arg, const char *collector, int pid)
 {
@@ -49,34 +45,16 @@ stop_hook(void *arg, const char *collector, int pid)
 
     /* the hook runs before the collector's first statement: the backend
      * stops while idle and never sees the query */
-    if (strcmp(collector, victim) != 0 || stopped_pid != 0)
+    if (strcmp(collector, victim) != 0 || test_backend_stopped() != 0)
         return;
-    if (kill(pid, SIGSTOP) != 0)
-        fail_msg("kill(%d, SIGSTOP): %s (the test must run as root or as "
-                 "the postgres user)",
-                 pid,
-                 strerror(errno));
-    stopped_pid = pid;
+    test_backend_stop(pid);
 }
 
 static int
 teardown(void **state)
 {
-    char sql[96];
-
     (void)state;
-    if (stopped_pid > 0) {
-        kill(stopped_pid, SIGCONT);
-        snprintf(sql,
-                 sizeof(sql),
-                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE pid = %d",
-                 stopped_pid);
-        test_exec(sql);
-        stopped_pid = 0;
-    }
-    /* whatever happened, the server runs for the next test */
-    test_pg_ctl("start");
+    test_backend_resume();
     return 0;
 }
 
@@ -99,7 +77,7 @@ test_stalled_backend_fails_one_collector(void **state)
     t0 = pooltest_ms();
     snap = colltest_collect(&t);
     took = pooltest_ms() - t0;
-    assert_true(stopped_pid > 0);
+    assert_true(test_backend_stopped() > 0);
     if (took > cfg.timeout_ms + 1000)
         fail_msg("collection took %lld ms with a %lld ms timeout",
                  (long long)took,
@@ -157,7 +135,7 @@ test_budget_bounds_the_collection(void **state)
     snap = metrics_snapshot_create(t.m, collectors_collect_scrape, &scrape);
     took = pooltest_ms() - t0;
     assert_non_null(snap);
-    assert_true(stopped_pid > 0);
+    assert_true(test_backend_stopped() > 0);
     if (took > scrape.budget_ms + 1000)
         fail_msg("collection took %lld ms with a %lld ms budget",
                  (long long)took,
