@@ -22,20 +22,18 @@ static const struct validator validators[] = {
     {NULL, NULL},
 };
 
-static int
-run_validators(const struct config *cfg)
+int
+cmd_validate_config(const struct config *cfg, struct deskdb_err *err)
 {
     const struct validator *v;
-    struct deskdb_err err;
+    int rc;
 
     for (v = validators; v->run != NULL; v++) {
-        err_clear(&err);
-        if (v->run(cfg, &err) < 0) {
-            fprintf(stderr, "%s\n", err.msg);
-            return -1;
-        }
+        rc = v->run(cfg, err);
+        if (rc < 0)
+            return rc;
     }
-    return 0;
+    return DESKDB_OK;
 }
 
 static void
@@ -70,9 +68,7 @@ cmd_check_config(int argc, char **argv)
     cfg = cmd_load_config(path);
     if (cfg == NULL)
         return EXIT_USAGE;
-    if (run_validators(cfg) < 0) {
-        status = EXIT_USAGE;
-    } else if (config_print(cfg, stdout) < 0) {
+    if (config_print(cfg, stdout) < 0) {
         fprintf(stderr, "deskdb check-config: cannot write the output\n");
         status = EXIT_RUNTIME;
     }

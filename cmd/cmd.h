@@ -3,6 +3,8 @@
 #ifndef DESKDB_CMD_CMD_H
 #define DESKDB_CMD_CMD_H
 
+#include "core/err.h"
+
 /* Exit codes shared by every subcommand. */
 enum {
     EXIT_OK = 0,
@@ -29,9 +31,15 @@ struct config;
  */
 int cmd_parse_config_opt(int argc, char **argv, int *i, const char **path);
 
-/* Load the configuration (path from -c, $DESKDB_CONFIG or ./deskdb.yaml),
- * report a failure as one line on stderr and return NULL.  Also applies
- * the log settings. */
+/* Run the checks that modules make on their own sections (cron schedules,
+ * time zones, job SQL, alert expressions); the first failure fills `err`
+ * with `file:line:column: message`.  Defined in check_config.c, beside the
+ * list of checks. */
+int cmd_validate_config(const struct config *cfg, struct deskdb_err *err);
+
+/* Load and validate the configuration (path from -c, $DESKDB_CONFIG or
+ * ./deskdb.yaml), report a failure as one line on stderr and return NULL.  Also
+ * applies the log settings. */
 struct config *cmd_load_config(const char *cli_path);
 
 #endif

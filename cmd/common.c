@@ -35,6 +35,10 @@ cmd_load_config(const char *cli_path)
 
     err_clear(&err);
     cfg = config_load(path, &err);
+    if (cfg != NULL && cmd_validate_config(cfg, &err) != DESKDB_OK) {
+        config_destroy(cfg);
+        cfg = NULL;
+    }
     if (cfg == NULL) {
         fprintf(stderr, "%s\n", err.msg);
         return NULL;

@@ -32,6 +32,14 @@ void metrics_destroy(struct metrics *m);
  * of a histogram without +Inf.  Names must be valid Prometheus names;
  * counters end in _total.  Strings are copied.  Thread safe (takes the
  * registry lock; call at setup, not on hot paths).
+ *
+ * NULL is also returned for what promtool would flag or the formats
+ * reserve: a name with ':'; _total on a non-counter; _bucket, _count or
+ * _sum on a non-histogram (so pg_locks_count must be e.g. pg_locks); an
+ * empty help text; label names that are invalid, start with "__",
+ * repeat, are "le" or "quantile", or number more than METRICS_MAX_LABELS;
+ * 0 or more than METRICS_MAX_BUCKETS buckets, not finite or not strictly
+ * ascending.  The help text is stored with invalid UTF-8 replaced.
  */
 struct metric_family *metrics_family(struct metrics *m,
                                      enum metric_type type,
@@ -50,7 +58,9 @@ void metrics_family_set_max_series(struct metric_family *f, size_t max);
  * none), created on first use.  Returns NULL when the family is at its
  * series cap (counted, and shown as
  * deskdb_exposition_dropped_series_total{reason="limit"}).  Cache the
- * pointer: lookups take the family lock, updates do not.
+ * pointer: lookups take the family lock, updates do not.  A NULL value is
+ * "", invalid UTF-8 is replaced by U+FFFD (so two spellings of bad bytes
+ * are one series).
  */
 struct metric *metric_series(struct metric_family *f,
                              const char *const *label_values);
@@ -69,7 +79,10 @@ struct metric *metrics_histogram(struct metrics *m,
 /*
  * Lock-free updates (relaxed atomics).  A NULL series is ignored, so a
  * capped series costs the caller nothing.  metric_add() on a counter
- * ignores negative amounts: counters never go down.
+ * ignores negative amounts (and NaN): counters never go down, and
+ * metric_set() on a counter only ever raises it.  metric_observe() is for
+ * histograms (a value equal to a bound counts in that bucket; NaN is
+ * ignored); add/set do nothing on histograms.
  */
 void metric_inc(struct metric *s);
 void metric_add(struct metric *s, double v);
@@ -103,7 +116,13 @@ struct metrics_snapshot_family {
 };
 
 /* A point-in-time copy, owned by whoever created it; families are sorted by
- * name and every (name, labels) pair appears once. */
+ * name (strcmp), samples by label values, every (name, labels) pair
+ * appears once and no family is empty.  Families with the same name are
+ * merged when type and labels match; otherwise, and when sample names of
+ * two families would clash (gauge foo next to counter foo_total), the one
+ * added later is dropped: registered families come first, then the
+ * collectors in order, then `extra`.  Of two samples with the same labels
+ * the first added stays. */
 struct metrics_snapshot {
     struct metrics_snapshot_family *families;
     size_t n_families;
@@ -115,8 +134,11 @@ struct metrics_snapshot {
 struct metrics_sink;
 
 /* Start a family in the sink; later samples belong to it.  Returns
- * DESKDB_EINVAL for an invalid name (the family is then skipped and
- * counted as invalid). */
+ * DESKDB_EINVAL for an invalid name, labels or empty help (the same rules
+ * as metrics_family(); the family's samples are then skipped and counted
+ * as invalid_name) or DESKDB_ENOMEM.  Label values of all samples are
+ * copied with invalid UTF-8 replaced by U+FFFD; a family holds at most
+ * METRICS_DEFAULT_MAX_SERIES samples (more are counted as limit). */
 int metrics_sink_family(struct metrics_sink *sink,
                         enum metric_type type,
                         const char *name,
@@ -124,13 +146,16 @@ int metrics_sink_family(struct metrics_sink *sink,
                         const char *const *label_names);
 
 /* Add one counter or gauge sample to the current family.  A duplicate label
- * set is dropped and counted. */
+ * set is dropped and counted; a negative or NaN counter value is dropped
+ * as invalid. */
 void metrics_sink_sample(struct metrics_sink *sink,
                          const char *const *label_values,
                          double value);
 
 /* Add one histogram sample: `cumulative` has n_buckets counts for
- * `buckets` (ascending, without +Inf). */
+ * `buckets` (ascending, without +Inf).  Samples whose buckets differ from
+ * the family's first sample, or whose counts decrease or exceed `count`,
+ * are dropped as invalid. */
 void metrics_sink_histogram(struct metrics_sink *sink,
                             const char *const *label_values,
                             const double *buckets,
@@ -150,12 +175,17 @@ int metrics_add_collector(struct metrics *m,
                           metrics_collect_fn fn,
                           void *arg) DESKDB_MUSTCHECK;
 
-/* Remove a collector registered with the same fn and arg (no-op if absent). */
+/* Remove a collector registered with the same fn and arg (no-op if absent).
+ * Blocks until no snapshot is running it, so `arg` may be freed after;
+ * never call it from inside a collector. */
 void
 metrics_remove_collector(struct metrics *m, metrics_collect_fn fn, void *arg);
 
 /* Snapshot of all registered families and collectors.  `extra` (may be
- * NULL) runs after them: the exporter passes its PostgreSQL collectors. */
+ * NULL) runs after them: the exporter passes its PostgreSQL collectors.
+ * Collectors run with no registry lock held.  Always contains
+ * deskdb_exposition_dropped_series_total{reason} (cumulative).  NULL when
+ * out of memory. */
 struct metrics_snapshot *metrics_snapshot_create(struct metrics *m,
                                                  metrics_collect_fn extra,
                                                  void *extra_arg);

@@ -117,6 +117,7 @@ struct arena_chunk {
 struct sink_family {
     struct metrics_snapshot_family pub;
     size_t cap;
+    size_t max_samples; /* collectors' cap; registered families have theirs */
     size_t order;
     bool dropped;
 };

@@ -128,6 +128,7 @@ family_start(struct metrics_sink *sink,
     f = &sink->families[sink->n_families];
     memset(f, 0, sizeof(*f));
     f->order = sink->n_families;
+    f->max_samples = METRICS_DEFAULT_MAX_SERIES;
     f->pub.type = type;
     f->pub.n_labels = n_labels;
     f->pub.name = arena_strdup(sink, name);
@@ -154,7 +155,7 @@ sample_add(struct metrics_sink *sink, const char *const *label_values)
         sink->dropped_invalid++;
         return NULL;
     }
-    if (f->pub.n_samples >= METRICS_DEFAULT_MAX_SERIES) {
+    if (f->pub.n_samples >= f->max_samples) {
         sink->dropped_limit++;
         return NULL;
     }
@@ -202,9 +203,9 @@ metrics_sink_sample(struct metrics_sink *sink,
     struct sink_family *f = cur_family(sink);
     struct metrics_sample *s;
 
-    /* counters never go negative (OpenMetrics rejects it) */
+    /* an OpenMetrics counter total is never negative nor NaN */
     if (f != NULL && (f->pub.type == METRIC_HISTOGRAM ||
-                      (f->pub.type == METRIC_COUNTER && value < 0))) {
+                      (f->pub.type == METRIC_COUNTER && !(value >= 0)))) {
         sink->dropped_invalid++;
         return;
     }
@@ -322,6 +323,7 @@ metrics_sink_copy_family(struct metrics_sink *sink, struct metric_family *f)
                       f->n_labels);
     if (sf == NULL)
         return;
+    sf->max_samples = SIZE_MAX; /* capped when the series were created */
     if (f->type == METRIC_HISTOGRAM) {
         /* the family's buckets never change after registration */
         sf->pub.buckets =

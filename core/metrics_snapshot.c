@@ -101,13 +101,50 @@ family_merge(struct metrics_sink *sink,
         memcpy(into->pub.samples + into->pub.n_samples,
                from->pub.samples,
                from->pub.n_samples * sizeof(*s));
-    if (into->pub.n_buckets == 0) {
+    /* buckets belong to the samples: an empty family takes the others' */
+    if (into->pub.n_samples == 0 && from->pub.n_samples > 0) {
         into->pub.buckets = from->pub.buckets;
         into->pub.n_buckets = from->pub.n_buckets;
     }
     into->pub.n_samples = n;
     from->pub.n_samples = 0;
     family_drop(sink, from);
+}
+
+/* A stable merge sort, so that of two equal label sets the one added
+ * first (the registry's, then the collectors' in order) is kept. */
+static int
+samples_sort(struct metrics_sample *v, size_t n)
+{
+    struct metrics_sample *tmp = malloc(n * sizeof(*tmp));
+    size_t width;
+    size_t lo;
+    size_t mid;
+    size_t hi;
+    size_t a;
+    size_t b;
+    size_t k;
+
+    if (tmp == NULL)
+        return DESKDB_ENOMEM;
+    for (width = 1; width < n; width *= 2) {
+        for (lo = 0; lo < n; lo += 2 * width) {
+            mid = lo + width < n ? lo + width : n;
+            hi = lo + 2 * width < n ? lo + 2 * width : n;
+            a = lo;
+            b = mid;
+            k = lo;
+            while (a < mid && b < hi)
+                tmp[k++] = sample_cmp(&v[b], &v[a]) < 0 ? v[b++] : v[a++];
+            while (a < mid)
+                tmp[k++] = v[a++];
+            while (b < hi)
+                tmp[k++] = v[b++];
+        }
+        memcpy(v, tmp, n * sizeof(*v));
+    }
+    free(tmp);
+    return DESKDB_OK;
 }
 
 /* Sort the samples and drop repeated label sets (the first one stays). */
@@ -119,7 +156,10 @@ samples_dedup(struct metrics_sink *sink, struct metrics_snapshot_family *f)
 
     if (f->n_samples < 2)
         return;
-    qsort(f->samples, f->n_samples, sizeof(*f->samples), sample_cmp);
+    if (samples_sort(f->samples, f->n_samples) != DESKDB_OK) {
+        sink->failed = true;
+        return;
+    }
     for (i = 0; i < f->n_samples; i++) {
         if (out > 0 && sample_cmp(&f->samples[out - 1], &f->samples[i]) == 0) {
             sink->dropped_duplicate++;
@@ -132,6 +172,7 @@ samples_dedup(struct metrics_sink *sink, struct metrics_snapshot_family *f)
 
 struct owned_name {
     const char *name;
+    size_t order; /* the family's; the lowest keeps a clashing name */
     size_t family;
 };
 
@@ -144,7 +185,7 @@ owned_cmp(const void *a, const void *b)
 
     if (c != 0)
         return c;
-    return (x->family > y->family) - (x->family < y->family);
+    return (x->order > y->order) - (x->order < y->order);
 }
 
 /* Every sample name and OpenMetrics family name a family can produce. */
@@ -185,9 +226,9 @@ family_owned_names(struct metrics_sink *sink,
     return n;
 }
 
-/* Drop a family whose sample names collide with an earlier family's
- * (gauge foo_sum next to histogram foo, gauge foo next to counter
- * foo_total): both formats would be ambiguous. */
+/* Drop a family whose sample names collide with those of a family added
+ * before it (gauge foo_sum and histogram foo, gauge foo and counter
+ * foo_total): the output would be ambiguous. */
 static void
 families_check_clashes(struct metrics_sink *sink)
 {
@@ -197,7 +238,7 @@ families_check_clashes(struct metrics_sink *sink)
     size_t i;
     size_t k;
 
-    names = malloc(sink->n_families * 5 * sizeof(*names));
+    names = malloc((sink->n_families + 1) * 5 * sizeof(*names));
     if (names == NULL) {
         sink->failed = true;
         return;
@@ -207,7 +248,8 @@ families_check_clashes(struct metrics_sink *sink)
             continue;
         k = family_owned_names(sink, &sink->families[i].pub, mine);
         while (k-- > 0)
-            names[n++] = (struct owned_name){mine[k], i};
+            names[n++] =
+                (struct owned_name){mine[k], sink->families[i].order, i};
     }
     qsort(names, n, sizeof(*names), owned_cmp);
     for (i = 1; i < n; i++) {

@@ -47,6 +47,7 @@ struct pool_conn {
     int acq_line;                  /* lock */
     bool leak_reported;            /* lock */
     int64_t deadline_ns;           /* holder: pool_conn_set_deadline() */
+    bool untracked;                /* holder: pool_conn_set_tracked(false) */
     bool broken;                   /* holder: close on release */
     bool server_fatal;             /* holder: the server sent a FATAL */
     enum pool_close_reason reason; /* holder: why it is broken */

@@ -589,9 +589,15 @@ pool_query(struct pool_conn *c,
                          nparams,
                          params,
                          deadline,
-                         POOL_RUN_RECORD,
+                         c->untracked ? 0 : POOL_RUN_RECORD,
                          res,
                          err);
+}
+
+void
+pool_conn_set_tracked(struct pool_conn *c, bool tracked)
+{
+    c->untracked = !tracked;
 }
 
 int
