@@ -2,6 +2,7 @@
 /* The steps every operation shares: tenant context, import ledger,
  * reference checks, per-dealership counters, new customers, audit log.
  * Every value travels as a query parameter, never inside SQL text. */
+#include <assert.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,7 @@ ops_check_refs(struct ops_ctx *c,
     struct buf sql;
     int k = 0, rc;
 
+    assert(n <= REFS_MAX);
     buf_init(&sql, 4096);
     rc = buf_puts(&sql, "SELECT (SELECT true FROM dealerships WHERE id = $1)");
     for (size_t i = 0; rc == 0 && i < n && k < REFS_MAX; i++) {
