@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # sed expressions and messages are literal PromQL
 # dashboards/grafana: the committed JSON is what scripts/dashboards
 # generates; every dashboard passes the checks of
 # tests/support/dashboards_check.py (known metric names, job and instance
