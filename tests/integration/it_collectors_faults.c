@@ -38,10 +38,6 @@ static const char *const all_collectors[] = {"database",
 
 #define N_COLLECTORS (sizeof(all_collectors) / sizeof(all_collectors[0]))
 
-/* The backend stopped by the hook; resumed and terminated by teardown
- * whatever the test did. */
-static int stopped_pid;
-
 static void
 stop_hook(void *arg, const char *collector, int pid)
 {
@@ -49,34 +45,16 @@ stop_hook(void *arg, const char *collector, int pid)
 
     /* the hook runs before the collector's first statement: the backend
      * stops while idle and never sees the query */
-    if (strcmp(collector, victim) != 0 || stopped_pid != 0)
+    if (strcmp(collector, victim) != 0 || test_backend_stopped() != 0)
         return;
-    if (kill(pid, SIGSTOP) != 0)
-        fail_msg("kill(%d, SIGSTOP): %s (the test must run as root or as "
-                 "the postgres user)",
-                 pid,
-                 strerror(errno));
-    stopped_pid = pid;
+    test_backend_stop(pid);
 }
 
 static int
 teardown(void **state)
 {
-    char sql[96];
-
     (void)state;
-    if (stopped_pid > 0) {
-        kill(stopped_pid, SIGCONT);
-        snprintf(sql,
-                 sizeof(sql),
-                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE pid = %d",
-                 stopped_pid);
-        test_exec(sql);
-        stopped_pid = 0;
-    }
-    /* whatever happened, the server runs for the next test */
-    test_pg_ctl("start");
+    test_backend_resume();
     return 0;
 }
 
@@ -99,7 +77,7 @@ test_stalled_backend_fails_one_collector(void **state)
     t0 = pooltest_ms();
     snap = colltest_collect(&t);
     took = pooltest_ms() - t0;
-    assert_true(stopped_pid > 0);
+    assert_true(test_backend_stopped() > 0);
     if (took > cfg.timeout_ms + 1000)
         fail_msg("collection took %lld ms with a %lld ms timeout",
                  (long long)took,
@@ -119,9 +97,9 @@ test_stalled_backend_fails_one_collector(void **state)
                                END) == 0);
     assert_int_equal(colltest_series(snap, "pg_stat_activity_backends"), 0);
     assert_true(colltest_series(snap, "pg_locks") > 0);
+    assert_true(colltest_errors(snap, "activity", "timeout") == 1);
+    assert_true(colltest_errors(snap, "database", "timeout") == 0);
     metrics_snapshot_destroy(snap);
-    assert_true(colltest_errors(&t, "activity", "timeout") == 1);
-    assert_true(colltest_errors(&t, "database", "timeout") == 0);
     /* the stalled connection was discarded, not pooled */
     pool_snapshot(t.pool, &st);
     assert_int_equal(st.closed[POOL_CLOSE_TIMEOUT], 1);
@@ -157,7 +135,7 @@ test_budget_bounds_the_collection(void **state)
     snap = metrics_snapshot_create(t.m, collectors_collect_scrape, &scrape);
     took = pooltest_ms() - t0;
     assert_non_null(snap);
-    assert_true(stopped_pid > 0);
+    assert_true(test_backend_stopped() > 0);
     if (took > scrape.budget_ms + 1000)
         fail_msg("collection took %lld ms with a %lld ms budget",
                  (long long)took,
@@ -165,9 +143,9 @@ test_budget_bounds_the_collection(void **state)
     assert_true(colltest_value(snap, "pg_up", END) == 0);
     assert_true(colltest_success(snap, "database") == 0);
     assert_true(colltest_success(snap, "settings") == 0);
+    assert_true(colltest_errors(snap, "database", "timeout") == 1);
+    assert_true(colltest_errors(snap, "settings", "timeout") == 1);
     metrics_snapshot_destroy(snap);
-    assert_true(colltest_errors(&t, "database", "timeout") == 1);
-    assert_true(colltest_errors(&t, "settings", "timeout") == 1);
     colltest_stop(&t);
 }
 
@@ -211,9 +189,9 @@ test_server_down_and_back(void **state)
     /* nothing stale is served: no PostgreSQL family at all */
     assert_int_equal(colltest_series(snap, "pg_stat_database_numbackends"), 0);
     assert_int_equal(colltest_series(snap, "pg_database_size_bytes"), 0);
+    assert_true(colltest_errors(snap, "database", "connection") == 1);
+    assert_true(colltest_errors(snap, "sizes", "connection") == 1);
     metrics_snapshot_destroy(snap);
-    assert_true(colltest_errors(&t, "database", "connection") == 1);
-    assert_true(colltest_errors(&t, "sizes", "connection") == 1);
 
     /* back without restarting anything of ours */
     assert_int_equal(test_pg_ctl("start"), 0);

@@ -133,21 +133,17 @@ colltest_success(const struct metrics_snapshot *snap, const char *name)
 }
 
 double
-colltest_errors(struct colltest *t, const char *collector, const char *reason)
+colltest_errors(const struct metrics_snapshot *snap,
+                const char *collector,
+                const char *reason)
 {
-    struct metrics_snapshot *snap = metrics_snapshot_create(t->m, NULL, NULL);
-    double v;
-
-    assert_non_null(snap);
-    v = colltest_value(snap,
-                       "deskdb_collector_errors_total",
-                       "collector",
-                       collector,
-                       "reason",
-                       reason,
-                       (const char *)NULL);
-    metrics_snapshot_destroy(snap);
-    return v;
+    return colltest_value(snap,
+                          "deskdb_collector_errors_total",
+                          "collector",
+                          collector,
+                          "reason",
+                          reason,
+                          (const char *)NULL);
 }
 
 struct pg_conn *

@@ -51,11 +51,11 @@ size_t colltest_series(const struct metrics_snapshot *snap, const char *family);
 /* The value of deskdb_collector_success{collector=name}. */
 double colltest_success(const struct metrics_snapshot *snap, const char *name);
 
-/* deskdb_collector_errors_total{collector,reason} from the registry as it
- * is now (a snapshot copies the registry before the collectors run, so
- * the counts of the collection it made show in the next one). */
-double
-colltest_errors(struct colltest *t, const char *collector, const char *reason);
+/* deskdb_collector_errors_total{collector,reason} in `snap` (the engine
+ * emits its cumulative failure counts with every collection). */
+double colltest_errors(const struct metrics_snapshot *snap,
+                       const char *collector,
+                       const char *reason);
 
 /* A libpq connection to the test database with this application_name. */
 struct pg_conn *colltest_connect_as(const char *application_name);
