@@ -159,6 +159,7 @@ struct attempt {
     enum notify_reason reason;
     int64_t delay_ms; /* before the next attempt */
     bool dropped;     /* given up: too old, or stopping */
+    bool shutdown;    /* dropped because the receiver is stopping */
     bool sign_failed;
     struct notify_sent_item *items; /* delivered alerts, for the callback */
     size_t n_items;
@@ -254,7 +255,10 @@ apply(struct notifier *n, struct notify_msg *m, struct attempt *a, int64_t now)
         }
         a->dropped = true;
     } else if (a->outcome == NOTIFY_RETRY && !m->superseded) {
+        /* Stopping: the alert states keep what the receiver was not told,
+         * so the next start notifies again. */
         a->dropped = true;
+        a->shutdown = true;
     }
     queue_unlink(n, m);
     return true;

@@ -29,7 +29,9 @@ jobs:
   leader: {mode: none}
   definitions:
     - {name: doc-job, schedule: "@hourly", type: sql, sql: "SELECT 1"}
-alerts: {rules: []}
+alerts:
+  receivers: [{name: doc, type: webhook, url: "http://127.0.0.1:9/hook"}]
+  rules: [{name: DocNeverFires, expr: "pg_up < 0", labels: {severity: info}}]
 YAML
 chmod 600 "$TEST_WORK/deskdb.yaml"
 serve_start "$TEST_WORK/deskdb.yaml" "$TEST_WORK/serve.log"
