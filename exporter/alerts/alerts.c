@@ -155,6 +155,7 @@ alerts_create(const struct config_alerts *cfg,
     }
     if (registry != NULL)
         register_metrics(a);
+    a->ev->track_deleted = pool != NULL;
     if (create_notifiers(a, err) != DESKDB_OK)
         goto fail;
     return a;
@@ -431,8 +432,15 @@ one_round(struct alerts *a)
     metrics_snapshot_destroy(snap);
     metric_inc(a->m_evaluations);
     metric_observe(a->m_duration, (double)(clock_mono(a->clock) - t0) / 1e9);
-    if (a->pool != NULL && leader && a->loaded)
+    if (a->pool != NULL && leader && a->loaded) {
         persist(a);
+    } else if (a->pool != NULL && !leader) {
+        /* The leader owns the table; forget what it would be told. */
+        pthread_mutex_lock(&a->lock);
+        a->ev->n_deleted = 0;
+        a->loaded = false; /* read it again when leading */
+        pthread_mutex_unlock(&a->lock);
+    }
 }
 
 static void *

@@ -197,7 +197,8 @@ alerts_eval_remove(struct alerts_eval *ev, size_t i)
     struct alert_instance *inst = ev->inst[i];
     uint64_t *grown;
 
-    if (ev->n_deleted == ev->cap_deleted) {
+    if (ev->track_deleted && ev->n_deleted == ev->cap_deleted &&
+        ev->cap_deleted < ALERTS_MAX_DELETED) {
         size_t cap = ev->cap_deleted != 0 ? 2 * ev->cap_deleted : 16;
 
         grown = realloc(ev->deleted, cap * sizeof(*grown));
@@ -206,7 +207,7 @@ alerts_eval_remove(struct alerts_eval *ev, size_t i)
             ev->cap_deleted = cap;
         }
     }
-    if (ev->n_deleted < ev->cap_deleted)
+    if (ev->track_deleted && ev->n_deleted < ev->cap_deleted)
         ev->deleted[ev->n_deleted++] = inst->alert.fingerprint;
     if (inst->rule < ev->n_rules)
         ev->rules[inst->rule].n_instances--;

@@ -58,7 +58,8 @@ struct alerts_eval {
     size_t n_receivers;
     struct alert_instance **inst; /* sorted by nothing; small */
     size_t n_inst, cap_inst;
-    uint64_t *deleted; /* fingerprints removed since the last write */
+    bool track_deleted; /* a state table is kept: remember removals */
+    uint64_t *deleted;  /* fingerprints removed since the last write */
     size_t n_deleted, cap_deleted;
     uint64_t failures; /* rule evaluations that failed, cumulative */
 };
@@ -88,8 +89,12 @@ struct alert_instance *alerts_eval_find(const struct alerts_eval *ev,
 int alerts_eval_adopt(struct alerts_eval *ev,
                       struct alert_instance *inst) DESKDB_MUSTCHECK;
 
+/* Most removals remembered between two writes of the state table; past
+ * it the rows stay until their alert comes back or is loaded and ends. */
+#define ALERTS_MAX_DELETED 10000
+
 /* Remove and free the instance at index `i` of ev->inst, remembering its
- * fingerprint in ev->deleted for the state table. */
+ * fingerprint in ev->deleted when track_deleted is set. */
 void alerts_eval_remove(struct alerts_eval *ev, size_t i);
 
 struct alert_instance *alert_instance_new(size_t n_receivers);

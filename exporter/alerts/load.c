@@ -207,6 +207,24 @@ restore_groups(struct alerts *a, struct alert_instance **list, size_t n)
     }
 }
 
+/* An instance evaluated here before the table could be read (or while
+ * another instance led): take what the receivers were told. */
+static void
+merge_sent(struct alerts *a, const struct alert_instance *row)
+{
+    struct alert_instance *inst =
+        alerts_eval_find(a->ev, row->alert.fingerprint);
+    size_t r;
+
+    for (r = 0; inst != NULL && r < a->cfg->n_receivers; r++) {
+        if (inst->sent[r] == NOTIFY_SENT_NONE &&
+            row->sent[r] != NOTIFY_SENT_NONE) {
+            inst->sent[r] = row->sent[r];
+            inst->last_sent_at = row->last_sent_at;
+        }
+    }
+}
+
 int
 persist_load(struct alerts *a, struct deskdb_err *err)
 {
@@ -234,8 +252,10 @@ persist_load(struct alerts *a, struct deskdb_err *err)
     restore_groups(a, list, n);
     pthread_mutex_lock(&a->lock);
     for (i = 0; i < n; i++) {
-        if (alerts_eval_adopt(a->ev, list[i]) != DESKDB_OK)
-            alert_instance_free(list[i]);
+        if (alerts_eval_adopt(a->ev, list[i]) == DESKDB_OK)
+            continue;
+        merge_sent(a, list[i]);
+        alert_instance_free(list[i]);
     }
     pthread_mutex_unlock(&a->lock);
     free(list);

@@ -326,6 +326,7 @@ dispatch_restore(struct dispatch *d,
                  int64_t now_real_ns)
 {
     struct group *g;
+    struct galert *ga;
     struct buf key;
     int64_t ago = now_real_ns - last_sent_real_ns;
     int rc;
@@ -339,9 +340,12 @@ dispatch_restore(struct dispatch *d,
     if (g == NULL)
         return DESKDB_ENOMEM;
     g->next_flush_ns = now_mono_ns;
-    if (galert_find(g, alert->fingerprint) == NULL &&
-        galert_add(g, alert, sent) == NULL)
+    ga = galert_find(g, alert->fingerprint);
+    if (ga == NULL && galert_add(g, alert, sent) == NULL)
         return DESKDB_ENOMEM;
+    /* Known here but not what the receiver heard (from another leader). */
+    if (ga != NULL && ga->sent == NOTIFY_SENT_NONE)
+        ga->sent = sent;
     if (sent != NOTIFY_SENT_NONE && last_sent_real_ns > 0) {
         int64_t at = now_mono_ns - (ago > 0 ? ago : 0);
 

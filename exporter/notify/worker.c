@@ -385,12 +385,14 @@ run(struct notifier *n)
 
     pthread_mutex_lock(&n->lock);
     for (;;) {
-        now = clock_mono(n->clock);
-        if (n->stopping && (n->queue == NULL || now >= n->stop_deadline_ns))
-            break;
         pthread_mutex_unlock(&n->lock);
         leader = is_leader(n);
         pthread_mutex_lock(&n->lock);
+        now = clock_mono(n->clock);
+        /* A non-leader sends nothing, so it has nothing to drain. */
+        if (n->stopping &&
+            (n->queue == NULL || !leader || now >= n->stop_deadline_ns))
+            break;
         if (leader && !n->stopping)
             notifier_flush_due(n, now);
         next = now + IDLE_WAIT_NS;

@@ -100,6 +100,7 @@ setup(void **state)
     f->ev = alerts_eval_create(f->cfg->alerts, &err);
     if (f->ev == NULL)
         fail_msg("%s", err.msg);
+    f->ev->track_deleted = true;
     *state = f;
     return 0;
 }

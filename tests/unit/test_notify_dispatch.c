@@ -231,6 +231,20 @@ test_restore_after_restart(void **state)
     expect_one(d, M(220), NOTIFY_REPEAT, 1, false);
     dispatch_destroy(d);
 
+    /* A non-leader knew b but never sent it; on taking over it learns
+     * from the state table that the old leader did: no second "first". */
+    d = dispatch_create(&am_defaults);
+    update(d, &b, 1, 0);
+    assert_int_equal(dispatch_restore(d,
+                                      &b,
+                                      NOTIFY_SENT_FIRING,
+                                      REAL0 - M(20),
+                                      S(10),
+                                      REAL0 + S(10)),
+                     DESKDB_OK);
+    expect_none(d, S(30));
+    dispatch_destroy(d);
+
     /* a was notified firing, then resolved while we were down (or just
      * after): the resolve goes out at once. */
     d = dispatch_create(&am_defaults);
