@@ -264,15 +264,63 @@ apply(struct notifier *n, struct notify_msg *m, struct attempt *a, int64_t now)
     return true;
 }
 
+/* A retryable failure: retried, given up, or cut by shutdown. */
+static void
+log_failure(struct notifier *n,
+            const struct notify_msg *m,
+            const struct attempt *a,
+            const char *status)
+{
+    /* An answer has a status; a transport failure has an error. */
+    const char *key = a->res.status > 0 ? "status" : "error";
+    const char *val = a->res.status > 0 ? status : a->res.error;
+    char at[24], delay[24];
+
+    log_i64(at, m->attempts);
+    log_i64(delay, a->delay_ms);
+    if (a->shutdown)
+        log_warn("notify",
+                 "notification not delivered before shutdown",
+                 "receiver",
+                 n->cfg->name,
+                 "group",
+                 a->group,
+                 key,
+                 val);
+    else if (a->dropped)
+        log_error("notify",
+                  "notification given up",
+                  "receiver",
+                  n->cfg->name,
+                  "group",
+                  a->group,
+                  key,
+                  val,
+                  "attempts",
+                  at);
+    else
+        log_warn("notify",
+                 "notification failed, will retry",
+                 "receiver",
+                 n->cfg->name,
+                 "group",
+                 a->group,
+                 key,
+                 val,
+                 "attempt",
+                 at,
+                 "retry_in_ms",
+                 delay);
+}
+
 static void
 log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
 {
-    char st[24], at[24], delay[24];
+    char st[24], at[24];
 
     snprintf(st, sizeof(st), "%ld", a->res.status);
     log_i64(at, m->attempts);
-    log_i64(delay, a->delay_ms);
-    if (a->outcome == NOTIFY_OK) {
+    if (a->outcome == NOTIFY_OK)
         log_info("notify",
                  "notification delivered",
                  "receiver",
@@ -285,14 +333,14 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
                  m->id,
                  "attempts",
                  at);
-    } else if (a->sign_failed) {
+    else if (a->sign_failed)
         log_error("notify",
                   "cannot sign the notification, dropped",
                   "receiver",
                   n->cfg->name,
                   "group",
                   a->group);
-    } else if (a->outcome == NOTIFY_PERMANENT) {
+    else if (a->outcome == NOTIFY_PERMANENT)
         log_error("notify",
                   "notification refused, not retried before the next "
                   "group_interval",
@@ -304,36 +352,8 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
                   st,
                   "id",
                   m->id);
-    } else if (a->dropped || !m->superseded) {
-        /* An answer has a status; a transport failure has an error. */
-        const char *key = a->res.status > 0 ? "status" : "error";
-        const char *val = a->res.status > 0 ? st : a->res.error;
-
-        if (a->dropped)
-            log_error("notify",
-                      "notification given up",
-                      "receiver",
-                      n->cfg->name,
-                      "group",
-                      a->group,
-                      key,
-                      val,
-                      "attempts",
-                      at);
-        else
-            log_warn("notify",
-                     "notification failed, will retry",
-                     "receiver",
-                     n->cfg->name,
-                     "group",
-                     a->group,
-                     key,
-                     val,
-                     "attempt",
-                     at,
-                     "retry_in_ms",
-                     delay);
-    }
+    else if (a->dropped || !m->superseded)
+        log_failure(n, m, a, st);
 }
 
 void
