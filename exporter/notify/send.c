@@ -116,8 +116,7 @@ setup(CURL *h,
       const char *body,
       size_t body_len,
       int64_t timeout_ms,
-      struct xfer *x,
-      char *errbuf)
+      struct xfer *x)
 {
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -137,7 +136,6 @@ setup(CURL *h,
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 }
 
 void
@@ -150,7 +148,6 @@ notify_http_post(const char *url,
                  const _Atomic bool *abort_flag,
                  struct notify_http_result *res)
 {
-    char errbuf[CURL_ERROR_SIZE] = "";
     struct xfer x = {0, abort_flag, res};
     struct curl_slist *hdrs;
     CURL *h;
@@ -163,14 +160,7 @@ notify_http_post(const char *url,
         snprintf(res->error, sizeof(res->error), "out of memory");
         goto out;
     }
-    setup(h,
-          url,
-          hdrs,
-          body,
-          body_len,
-          timeout_ms > 0 ? timeout_ms : 1,
-          &x,
-          errbuf);
+    setup(h, url, hdrs, body, body_len, timeout_ms > 0 ? timeout_ms : 1, &x);
     rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
     /* A status line was read: that is the answer, even if the body was
@@ -180,7 +170,7 @@ notify_http_post(const char *url,
     res->status = 0;
     res->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     res->aborted = rc == CURLE_ABORTED_BY_CALLBACK;
-    /* curl's own text, not the error buffer: that may name the URL. */
+    /* curl's generic text: a detailed message may name the URL. */
     snprintf(res->error, sizeof(res->error), "%s", curl_easy_strerror(rc));
 out:
     curl_easy_cleanup(h);

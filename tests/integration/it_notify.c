@@ -325,6 +325,43 @@ test_client_error_not_retried(void **state)
         0);
 }
 
+/* A redirect is not followed and not retried; a 200 with a body far
+ * larger than anyone needs is a delivery, read only up to the cap. */
+static void
+test_redirect_and_large_answer(void **state)
+{
+    struct fx *f = *state;
+
+    load_config(f, "1s", NULL);
+    receiver_script(&f->ops, 301, -1);
+    receiver_script_body(&f->ops, 4 * 1024 * 1024);
+    metric_set(f->value, 7);
+    start(f, NULL);
+    assert_int_equal(receiver_wait(&f->ops, 2, 10000), 2);
+    assert_int_equal(f->ops.req[0].status, 301);
+    /* The second came from the next group_interval: a new notification. */
+    assert_string_not_equal(f->ops.req[1].webhook_id, f->ops.req[0].webhook_id);
+    assert_true(f->ops.req[1].at_ms - f->ops.req[0].at_ms >= 900);
+    assert_true(wait_metric(f->m,
+                            "deskdb_webhook_notifications_total",
+                            "ops",
+                            NULL,
+                            2));
+    assert_int_equal(metric_of(f->m,
+                               "deskdb_webhook_notifications_failed_total",
+                               "ops",
+                               "http_3xx"),
+                     1);
+    /* Delivered: the group interval passes without another request. */
+    usleep(1500 * 1000);
+    assert_int_equal(receiver_count(&f->ops), 2);
+    assert_int_equal(metric_of(f->m,
+                               "deskdb_webhook_notifications_failed_total",
+                               "ops",
+                               NULL),
+                     1);
+}
+
 static void
 test_hanging_receiver_blocks_nothing(void **state)
 {
@@ -493,6 +530,9 @@ main(void)
                                         setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client_error_not_retried,
+                                        setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_and_large_answer,
                                         setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hanging_receiver_blocks_nothing,

@@ -48,7 +48,7 @@ record(struct receiver *r,
        const char *url,
        struct upload *up)
 {
-    struct receiver_answer a = {200, -1};
+    struct receiver_answer a = {200, -1, 0};
     struct receiver_request *q;
 
     pthread_mutex_lock(&r->lock);
@@ -105,9 +105,22 @@ respond(struct MHD_Connection *c, struct receiver_answer a)
     enum MHD_Result ret;
     char ra[16];
 
-    resp = MHD_create_response_from_buffer(sizeof(body) - 1,
-                                           (void *)body,
-                                           MHD_RESPMEM_PERSISTENT);
+    if (a.body_size > 0) {
+        char *big = malloc(a.body_size);
+
+        if (big == NULL)
+            return MHD_NO;
+        memset(big, 'x', a.body_size);
+        resp = MHD_create_response_from_buffer(a.body_size,
+                                               big,
+                                               MHD_RESPMEM_MUST_FREE);
+    } else {
+        resp = MHD_create_response_from_buffer(sizeof(body) - 1,
+                                               (void *)body,
+                                               MHD_RESPMEM_PERSISTENT);
+    }
+    if (resp == NULL)
+        return MHD_NO;
     if (a.retry_after >= 0) {
         snprintf(ra, sizeof(ra), "%d", a.retry_after);
         MHD_add_response_header(resp, "Retry-After", ra);
@@ -238,7 +251,16 @@ receiver_script(struct receiver *r, int status, int retry_after)
     pthread_mutex_lock(&r->lock);
     if (r->n_script < RECEIVER_MAX_SCRIPT)
         r->script[r->n_script++] =
-            (struct receiver_answer){status, retry_after};
+            (struct receiver_answer){status, retry_after, 0};
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
+receiver_script_body(struct receiver *r, size_t size)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->n_script < RECEIVER_MAX_SCRIPT)
+        r->script[r->n_script++] = (struct receiver_answer){200, -1, size};
     pthread_mutex_unlock(&r->lock);
 }
 

@@ -28,8 +28,9 @@ struct receiver_request {
 
 /* One scripted answer; when the script is used up the answer is 200. */
 struct receiver_answer {
-    int status;      /* 0: hang until the receiver stops (or 10 s) */
-    int retry_after; /* seconds for a Retry-After header, -1: none */
+    int status;       /* 0: hang until the receiver stops (or 10 s) */
+    int retry_after;  /* seconds for a Retry-After header, -1: none */
+    size_t body_size; /* bytes of response body ("ok" when 0) */
 };
 
 struct receiver {
@@ -53,6 +54,9 @@ void receiver_stop(struct receiver *r);
 
 /* Append an answer to the script. */
 void receiver_script(struct receiver *r, int status, int retry_after);
+
+/* Append a 200 answer with a body of `size` bytes. */
+void receiver_script_body(struct receiver *r, size_t size);
 
 /* Wait until at least `n` requests were recorded (up to timeout_ms);
  * returns how many there are. */
