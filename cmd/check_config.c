@@ -5,6 +5,7 @@
 
 #include "cmd/cmd.h"
 #include "config/config.h"
+#include "jobs/jobdef.h"
 
 struct validator {
     const char *module;
@@ -19,6 +20,7 @@ struct validator {
  * list ends with an empty entry.
  */
 static const struct validator validators[] = {
+    {"jobs", jobs_check_config},
     {NULL, NULL},
 };
 
