@@ -122,6 +122,8 @@ log_run(const struct sched_job *j,
 {
     char id[24], ms[32], rows[24], attempts[24];
     enum log_level level = LOG_INFO;
+    const char *k[3] = {NULL, NULL, NULL}, *v[3] = {NULL, NULL, NULL};
+    int n = 0;
 
     if (e->status == RUN_FAILED || e->status == RUN_TIMED_OUT ||
         e->status == RUN_CANCELLED)
@@ -130,6 +132,19 @@ log_run(const struct sched_job *j,
         level = LOG_DEBUG;
     if (!log_enabled(level))
         return;
+    /* Optional fields last: the first NULL key ends the list. */
+    if (e->rows >= 0) {
+        k[n] = "rows";
+        v[n++] = log_i64(rows, e->rows);
+    }
+    if (e->note[0] != '\0') {
+        k[n] = "note";
+        v[n++] = e->note;
+    }
+    if (e->err.msg[0] != '\0' && e->status != RUN_SUCCEEDED) {
+        k[n] = "error";
+        v[n++] = e->err.msg;
+    }
     log_emit(level,
              "jobs",
              e->duplicate ? "run already taken by another instance"
@@ -146,12 +161,12 @@ log_run(const struct sched_job *j,
              log_ms(ms, duration_ns),
              "attempts",
              log_i64(attempts, e->attempts),
-             "rows",
-             log_i64(rows, e->rows),
-             "note",
-             e->note,
-             "error",
-             e->err.msg,
+             k[0],
+             v[0],
+             k[1],
+             v[1],
+             k[2],
+             v[2],
              (const char *)NULL);
 }
 
