@@ -55,8 +55,10 @@ plan_job_init(struct plan_job *j,
               const struct tz *tz,
               const struct config_job *cfg)
 {
+    struct cron_expr e = *expr; /* `expr` may point into `j` */
+
     *j = (struct plan_job){0};
-    j->expr = *expr;
+    j->expr = e;
     j->tz = tz;
     j->concurrency = cfg->concurrency;
     j->max_instances = cfg->max_instances > 0 ? cfg->max_instances : 1;
