@@ -35,6 +35,7 @@ exec_sql(struct exec_ctx *x, struct deskdb_err *err)
         if (!exec_retry(x, attempt, err, false))
             break;
         err_clear(err);
+        rc = 0;
     }
     exec_session_reset(x);
     return rc;

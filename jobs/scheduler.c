@@ -281,12 +281,10 @@ scheduler_destroy(struct scheduler *s)
     for (size_t i = 0; i < s->n_jobs; i++)
         jobdef_fini(&s->jobs[i].def);
     free(s->jobs);
-    /* Runs left in the lists were dropped by the stop; free the memory. */
-    while (s->delayed.head != NULL) {
-        struct sched_run *r = s->delayed.head;
-        sched_list_remove(&s->delayed, r);
-        free(r);
-    }
+    /* Runs planned by scheduler_tick() on a scheduler never started. */
+    pthread_mutex_lock(&s->mu);
+    sched_unsync_locked(s);
+    pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&s->idle);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->wake);
