@@ -104,6 +104,7 @@ struct scheduler {
     pthread_t *workers;
     int n_workers;
     bool loop_running, control_running;
+    bool inited; /* mu and the condition variables exist */
 };
 
 /* Lists (under mu). */

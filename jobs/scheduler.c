@@ -79,6 +79,7 @@ init_sync(struct scheduler *s, struct deskdb_err *err)
     pthread_condattr_destroy(&ca);
     if (rc != 0)
         return err_set(err, DESKDB_ENOMEM, "scheduler: out of resources");
+    s->inited = true;
     return DESKDB_OK;
 }
 
@@ -278,17 +279,19 @@ scheduler_destroy(struct scheduler *s)
         pthread_join(s->workers[i], NULL);
     free(s->workers);
     leader_destroy(s->leader);
+    if (s->inited) {
+        /* Runs planned by scheduler_tick() on a scheduler never started. */
+        pthread_mutex_lock(&s->mu);
+        sched_unsync_locked(s);
+        pthread_mutex_unlock(&s->mu);
+        pthread_cond_destroy(&s->idle);
+        pthread_cond_destroy(&s->work);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->mu);
+    }
     for (size_t i = 0; i < s->n_jobs; i++)
         jobdef_fini(&s->jobs[i].def);
     free(s->jobs);
-    /* Runs planned by scheduler_tick() on a scheduler never started. */
-    pthread_mutex_lock(&s->mu);
-    sched_unsync_locked(s);
-    pthread_mutex_unlock(&s->mu);
-    pthread_cond_destroy(&s->idle);
-    pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 

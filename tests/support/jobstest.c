@@ -212,7 +212,7 @@ jt_metric(const struct jobstest *t,
     for (size_t i = 0; f != NULL && i < f->n_samples; i++) {
         const struct metrics_sample *s = &f->samples[i];
 
-        if (strcmp(s->label_values[0], job) != 0)
+        if (job != NULL && strcmp(s->label_values[0], job) != 0)
             continue;
         if (reason != NULL && strcmp(s->label_values[1], reason) != 0)
             continue;

@@ -51,8 +51,8 @@ char *jt_text(const struct jobstest *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void jt_exec(const struct jobstest *t, const char *sql);
 
-/* The value of a counter or gauge series with labels job (and reason), or
- * -1 if absent. */
+/* The value of a counter or gauge series with labels job (and reason),
+ * or of the only series when `job` is NULL; -1 if absent. */
 double jt_metric(const struct jobstest *t,
                  const char *family,
                  const char *job,
