@@ -37,9 +37,9 @@ int cmd_parse_config_opt(int argc, char **argv, int *i, const char **path);
  * list of checks. */
 int cmd_validate_config(const struct config *cfg, struct deskdb_err *err);
 
-/* Load and validate the configuration (path from -c, $DESKDB_CONFIG or ./deskdb.yaml),
- * report a failure as one line on stderr and return NULL.  Also applies
- * the log settings. */
+/* Load and validate the configuration (path from -c, $DESKDB_CONFIG or
+ * ./deskdb.yaml), report a failure as one line on stderr and return NULL.  Also
+ * applies the log settings. */
 struct config *cmd_load_config(const char *cli_path);
 
 #endif

@@ -5,9 +5,13 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/runtime.h"
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/log.h"
+#include "core/pool.h"
 #include "core/metrics.h"
+#include "exporter/collectors.h"
 #include "exporter/expo.h"
 
 static const char usage[] =
@@ -45,11 +49,18 @@ parse_args(int argc, char **argv, const char **path, bool *openmetrics)
     return -1;
 }
 
-/* Render the registry's exposition into `body`. */
+/*
+ * Render one exposition: the registry and, when enabled, the PostgreSQL
+ * collectors (which also exercise the pool, so its families carry real
+ * values).  A database that is down shows as pg_up 0, as in a scrape.
+ */
 static int
-render(struct metrics *m, enum expo_format fmt, struct buf *body)
+render(struct runtime *rt, enum expo_format fmt, struct buf *body)
 {
-    struct metrics_snapshot *snap = metrics_snapshot_create(m, NULL, NULL);
+    struct metrics_snapshot *snap =
+        metrics_snapshot_create(rt->metrics,
+                                rt->collectors ? collectors_collect : NULL,
+                                rt->collectors);
     int rc;
 
     if (snap == NULL)
@@ -65,7 +76,9 @@ cmd_metrics(int argc, char **argv)
     const char *path = NULL;
     bool openmetrics = false;
     struct config *cfg = NULL;
-    struct metrics *m = NULL;
+    struct runtime rt = {0};
+    struct config_pool one_shot;
+    struct deskdb_err err;
     struct buf body;
     int status = parse_args(argc, argv, &path, &openmetrics);
     int rc;
@@ -78,12 +91,23 @@ cmd_metrics(int argc, char **argv)
     if (cfg == NULL)
         goto out;
     status = EXIT_RUNTIME;
-    m = metrics_create();
-    if (m == NULL || metrics_add_process_collector(m) != DESKDB_OK) {
-        fprintf(stderr, "deskdb metrics: out of memory\n");
+    /* One exposition needs one connection, not a warm pool. */
+    one_shot = cfg->pool;
+    one_shot.min = 1;
+    if (one_shot.max > 2)
+        one_shot.max = 2;
+    err_clear(&err);
+    if (runtime_open(&rt, cfg, &one_shot, &err) != DESKDB_OK) {
+        fprintf(stderr, "deskdb metrics: %s\n", err.msg);
         goto out;
     }
-    rc = render(m,
+    /* Connect first, so the pool families describe a working pool rather
+     * than one that has not yet opened anything.  A database that is down
+     * is reported in the exposition (pg_up 0), not as a failure here. */
+    if (pool_health_check(rt.pool, cfg->collectors.timeout_ms, &err) !=
+        DESKDB_OK)
+        log_warn("metrics", "database health check failed", "err", err.msg);
+    rc = render(&rt,
                 openmetrics ? EXPO_FORMAT_OPENMETRICS : EXPO_FORMAT_TEXT,
                 &body);
     if (rc != DESKDB_OK) {
@@ -100,7 +124,7 @@ cmd_metrics(int argc, char **argv)
     status = EXIT_OK;
 out:
     buf_fini(&body);
-    metrics_destroy(m);
+    runtime_close(&rt, 1000);
     config_destroy(cfg);
     return status;
 }

@@ -1,13 +1,254 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until this subcommand's module lands; replaced in full. */
+/* deskdb serve: the daemon — pool, HTTP exporter and JSON API; signals for
+ * graceful stop (SIGTERM, SIGINT) and configuration reload (SIGHUP). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/runtime.h"
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/pool.h"
+#include "exporter/api.h"
+#include "exporter/http.h"
+#include "exporter/scrape.h"
+
+/* How long a stop waits for HTTP requests and pool checkouts to finish. */
+#define SERVE_DRAIN_MS 10000
+/* Bound of the SELECT 1 behind /api/db/health. */
+#define SERVE_HEALTH_TIMEOUT_MS 2000
+
+struct daemon {
+    const char *config_path; /* as given with -c, or NULL */
+    struct config *cfg;      /* in effect */
+    /* Configurations replaced by reloads.  Modules borrow pointers into
+     * the config they were created with, so none is freed before exit. */
+    struct config **retired;
+    size_t n_retired;
+    struct runtime rt;
+    struct api *api;
+    struct http_server *http;
+    struct scrape_handler scrape;
+    struct metric *reload_ok;
+    struct metric *reload_ts;
+    atomic_bool ready;
+};
+
+static bool
+daemon_ready(void *arg)
+{
+    struct daemon *d = arg;
+
+    return atomic_load(&d->ready);
+}
+
+static void
+register_reload_metrics(struct daemon *d)
+{
+    d->reload_ok = metrics_gauge(
+        d->rt.metrics,
+        "deskdb_config_last_reload_successful",
+        "Whether the last configuration reload (SIGHUP) succeeded.");
+    d->reload_ts =
+        metrics_gauge(d->rt.metrics,
+                      "deskdb_config_last_reload_success_timestamp_seconds",
+                      "When the configuration was last loaded successfully.");
+    metric_set(d->reload_ok, 1);
+    metric_set(d->reload_ts, (double)clock_realtime_ns() / 1e9);
+}
+
+static int
+start_http(struct daemon *d, struct deskdb_err *err)
+{
+    int rc;
+
+    d->http = http_server_create(&d->cfg->http, d->rt.metrics, err);
+    if (d->http == NULL)
+        return err->code;
+    d->scrape.registry = d->rt.metrics;
+    d->scrape.collectors = d->rt.collectors;
+    d->scrape.max_budget_ms = 0;
+    rc = http_server_route(d->http,
+                           "/metrics",
+                           HTTP_ROUTE_METRICS,
+                           scrape_handle,
+                           &d->scrape);
+    if (rc != DESKDB_OK)
+        return err_set(err, rc, "cannot register /metrics");
+    d->api = api_create(d->rt.pool, SERVE_HEALTH_TIMEOUT_MS);
+    if (d->api == NULL)
+        return err_set(err, DESKDB_ENOMEM, "out of memory");
+    rc = api_register(d->api, d->http, err);
+    if (rc != DESKDB_OK)
+        return rc;
+    http_server_set_ready(d->http, daemon_ready, d);
+    rc = http_server_start(d->http, err);
+    if (rc != DESKDB_OK)
+        return rc;
+    return DESKDB_OK;
+}
+
+/*
+ * SIGHUP: load and validate the file again.  A bad file is rejected and the
+ * running configuration kept.  What can change without a restart: the log
+ * level and format, and the HTTP credentials; other changes are logged as
+ * needing a restart.
+ */
+static void
+reload(struct daemon *d)
+{
+    struct deskdb_err err;
+    struct config *next;
+    struct config **grown;
+
+    err_clear(&err);
+    next = config_load(config_default_path(d->config_path), &err);
+    if (next != NULL && cmd_validate_config(next, &err) != DESKDB_OK) {
+        config_destroy(next);
+        next = NULL;
+    }
+    if (next == NULL ||
+        http_server_update_auth(d->http, &next->http, &err) != DESKDB_OK) {
+        log_error("serve",
+                  "configuration reload failed, keeping the old one",
+                  "err",
+                  err.msg);
+        config_destroy(next);
+        metric_set(d->reload_ok, 0);
+        return;
+    }
+    grown = realloc(d->retired, (d->n_retired + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        log_error("serve",
+                  "configuration reload failed",
+                  "err",
+                  "out of memory");
+        config_destroy(next);
+        metric_set(d->reload_ok, 0);
+        return;
+    }
+    d->retired = grown;
+    d->retired[d->n_retired++] = d->cfg;
+    d->cfg = next;
+    log_configure((enum log_level)next->log.level,
+                  next->log.format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON
+                                                      : LOG_FORMAT_LOGFMT,
+                  NULL);
+    metric_set(d->reload_ok, 1);
+    metric_set(d->reload_ts, (double)clock_realtime_ns() / 1e9);
+    log_info("serve",
+             "configuration reloaded",
+             "note",
+             "pool, listen, tls, collectors and jobs changes need a restart");
+}
+
+/* Wait for signals on the main thread until asked to stop. */
+static void
+signal_loop(struct daemon *d, const sigset_t *set)
+{
+    int sig;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            reload(d);
+            continue;
+        }
+        log_info("serve", "stopping", "signal", strsignal(sig));
+        return;
+    }
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+    size_t i;
+
+    atomic_store(&d->ready, false);
+    if (d->http != NULL)
+        http_server_stop(d->http, SERVE_DRAIN_MS);
+    http_server_destroy(d->http);
+    api_destroy(d->api);
+    runtime_close(&d->rt, SERVE_DRAIN_MS);
+    for (i = 0; i < d->n_retired; i++)
+        config_destroy(d->retired[i]);
+    free(d->retired);
+    config_destroy(d->cfg);
+}
+
+static int
+parse_args(int argc, char **argv, const char **path)
+{
+    int i;
+    int rc;
+
+    for (i = 1; i < argc; i++) {
+        rc = cmd_parse_config_opt(argc, argv, &i, path);
+        if (rc < 0)
+            return EXIT_USAGE;
+        if (rc > 0)
+            continue;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: deskdb serve [-c FILE]\n");
+            return EXIT_OK;
+        }
+        fprintf(stderr, "deskdb serve: unexpected argument '%s'\n", argv[i]);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
 
 int
 cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "deskdb %s: not built yet\n", argv[0]);
-    return EXIT_RUNTIME;
+    struct daemon d;
+    struct deskdb_err err;
+    sigset_t set;
+    int status;
+
+    memset(&d, 0, sizeof(d));
+    status = parse_args(argc, argv, &d.config_path);
+    if (status >= 0)
+        return status;
+    d.cfg = cmd_load_config(d.config_path);
+    if (d.cfg == NULL)
+        return EXIT_USAGE;
+
+    /* Block the signals before any thread exists so that every thread
+     * inherits the mask and only sigwait() in this thread sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* libpq's cancel requests and dropped HTTP peers must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    err_clear(&err);
+    status = EXIT_RUNTIME;
+    if (runtime_open(&d.rt, d.cfg, NULL, &err) != DESKDB_OK)
+        goto fail;
+    register_reload_metrics(&d);
+    if (start_http(&d, &err) != DESKDB_OK) {
+        if (err.code == DESKDB_EINVAL)
+            status = EXIT_USAGE;
+        goto fail;
+    }
+    atomic_store(&d.ready, true);
+    log_info("serve", "deskdb started", "version", DESKDB_VERSION);
+    signal_loop(&d, &set);
+    daemon_stop(&d);
+    log_info("serve", "deskdb stopped");
+    return EXIT_OK;
+fail:
+    fprintf(stderr, "deskdb serve: %s\n", err.msg);
+    daemon_stop(&d);
+    return status;
 }

@@ -189,6 +189,14 @@ void pool_conn_set_query_timeout(struct pool_conn *conn, int64_t timeout_ms);
 int pool_conn_reset_session(struct pool_conn *conn,
                             struct deskdb_err *err) DESKDB_MUSTCHECK;
 
+/*
+ * Leave the statements run on `conn` out of the query log, the slow-query
+ * log and the query metrics (false), or record them again (true, the
+ * default).  For monitoring work such as the /metrics collectors, so that
+ * those describe the application's statements.  Reset on release.
+ */
+void pool_conn_set_tracked(struct pool_conn *conn, bool tracked);
+
 /* The libpq connection, for what pool_query() cannot do (COPY).  The
  * caller must leave it idle, outside a transaction, without session
  * state changes, or call pool_conn_mark_broken() before releasing. */

@@ -48,6 +48,7 @@ struct pool_conn {
     bool leak_reported;            /* lock */
     int64_t deadline_ns;           /* holder: pool_conn_set_deadline() */
     int64_t query_timeout_ms;      /* holder: -1 = cfg.query_timeout */
+    bool untracked;                /* holder: pool_conn_set_tracked(false) */
     bool broken;                   /* holder: close on release */
     bool server_fatal;             /* holder: the server sent a FATAL */
     enum pool_close_reason reason; /* holder: why it is broken */

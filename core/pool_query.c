@@ -592,7 +592,7 @@ query_flags(struct pool_conn *c,
                          nparams,
                          params,
                          deadline,
-                         POOL_RUN_RECORD | flags,
+                         (c->untracked ? 0 : POOL_RUN_RECORD) | flags,
                          res,
                          err);
 }
@@ -617,6 +617,12 @@ pool_query_single(struct pool_conn *c,
                   struct deskdb_err *err)
 {
     return query_flags(c, sql, nparams, params, POOL_RUN_EXTENDED, res, err);
+}
+
+void
+pool_conn_set_tracked(struct pool_conn *c, bool tracked)
+{
+    c->untracked = !tracked;
 }
 
 int

@@ -95,7 +95,10 @@ json_ms(int64_t ns)
 static void
 respond_json(struct http_response *resp, int status, json_t *doc)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    char *text = doc ? json_dumps(doc,
+                                  JSON_COMPACT | JSON_ENSURE_ASCII |
+                                      JSON_REAL_PRECISION(9))
+                     : NULL;
 
     json_decref(doc);
     if (text == NULL) {

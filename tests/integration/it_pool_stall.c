@@ -24,36 +24,11 @@
 #include "support/pooltest.h"
 #include "support/testsupport.h"
 
-/* The stopped backend, resumed and terminated by teardown whatever the
- * test did. */
-static int stopped_pid;
-
-static void
-stop_backend(int pid)
-{
-    if (kill(pid, SIGSTOP) != 0)
-        fail_msg("kill(%d, SIGSTOP): %s (the test must run as root or as "
-                 "the postgres user)",
-                 pid,
-                 strerror(errno));
-    stopped_pid = pid;
-}
-
 static int
 teardown(void **state)
 {
-    char sql[96];
-
     (void)state;
-    if (stopped_pid > 0) {
-        kill(stopped_pid, SIGCONT);
-        snprintf(sql,
-                 sizeof(sql),
-                 "SELECT pg_terminate_backend(%d)",
-                 stopped_pid);
-        test_exec(sql);
-        stopped_pid = 0;
-    }
+    test_backend_resume();
     return 0;
 }
 
@@ -97,7 +72,7 @@ test_stalled_backend_is_caught_by_the_deadline(void **state)
     assert_non_null(p);
     assert_int_equal(pool_acquire(p, &c, &err), 0);
     pid = pid_of(c);
-    stop_backend(pid);
+    test_backend_stop(pid);
 
     t0 = pooltest_ms();
     assert_int_equal(pool_exec(c, "SELECT 1", &err), DESKDB_ETIMEOUT);
@@ -129,8 +104,8 @@ stall_txn(struct txn *t, void *arg, struct deskdb_err *err)
     int *attempts = arg;
 
     (*attempts)++;
-    if (stopped_pid == 0)
-        stop_backend(pool_conn_backend_pid(c));
+    if (test_backend_stopped() == 0)
+        test_backend_stop(pool_conn_backend_pid(c));
     return txn_exec(t, "SELECT 1", err);
 }
 

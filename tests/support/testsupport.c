@@ -2,11 +2,14 @@
 /* Helpers shared by the integration tests: the test database and its server. */
 #include "support/testsupport.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -77,4 +80,41 @@ test_pg_ctl(const char *action)
     }
     snprintf(cmd, sizeof(cmd), "'%s' %s", script, action);
     return system(cmd);
+}
+
+static int stopped_pid;
+
+void
+test_backend_stop(int pid)
+{
+    if (kill(pid, SIGSTOP) != 0) {
+        fail_msg("kill(%d, SIGSTOP): %s (the test must run as root or as "
+                 "the postgres user)",
+                 pid,
+                 strerror(errno));
+    }
+    stopped_pid = pid;
+}
+
+void
+test_backend_resume(void)
+{
+    char sql[128];
+
+    if (stopped_pid <= 0)
+        return;
+    kill(stopped_pid, SIGCONT);
+    snprintf(sql,
+             sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE pid = %d",
+             stopped_pid);
+    stopped_pid = 0;
+    test_exec(sql);
+}
+
+int
+test_backend_stopped(void)
+{
+    return stopped_pid;
 }

@@ -21,6 +21,18 @@ long long test_query_int(const char *sql);
 /* Run `sql` (any number of statements) on a new connection; fails on error. */
 void test_exec(const char *sql);
 
+/*
+ * Stop a server backend with SIGSTOP: a stalled server or network, where no
+ * TCP or server-side timeout fires.  Needs root or the postgres user.  One
+ * backend at a time; test_backend_resume() (call it in teardown) sends
+ * SIGCONT and terminates it, whatever the test did.
+ */
+void test_backend_stop(int pid);
+void test_backend_resume(void);
+
+/* The pid stopped by test_backend_stop(), or 0. */
+int test_backend_stopped(void);
+
 /* Run scripts/pg with `action` (start, stop, restart); returns its status. */
 int test_pg_ctl(const char *action);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `promtool check metrics` must find nothing to report on the exposition
-# that `deskdb metrics` prints with the default configuration.  A missing
-# promtool is a failure: scripts/bootstrap installs it (package prometheus).
+# `deskdb metrics` against the test database: the pool, transaction and
+# PostgreSQL families carry real values, and `promtool check metrics` finds
+# nothing to report.  A missing promtool is a failure: scripts/bootstrap
+# installs it (package prometheus).
 set -euo pipefail
 
 : "${DESKDB_BIN:?DESKDB_BIN must point at the deskdb binary}"
@@ -18,6 +19,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" # no ./deskdb.yaml here, and no $DESKDB_CONFIG: defaults only
 unset DESKDB_CONFIG
+: "${DESKDB_TEST_DSN:?run through scripts/test: DESKDB_TEST_DSN is not set}"
+export DATABASE_URL=$DESKDB_TEST_DSN
 
 fail() {
     echo "FAIL: $*" >&2
@@ -34,6 +37,16 @@ fi
 [ -s text.prom ] || fail "deskdb metrics printed nothing"
 for family in process_cpu_seconds_total process_resident_memory_bytes \
     process_open_fds deskdb_build_info deskdb_exposition_dropped_series_total; do
+    grep -q "^# TYPE $family " text.prom || fail "no $family in the output"
+done
+
+# The database answered, and the pool opened a connection for it.
+grep -qx 'pg_up 1' text.prom || fail "pg_up is not 1: $(grep '^pg_up' text.prom)"
+created=$(sed -n 's/^deskdb_pool_connections_created_total \([0-9]*\)$/\1/p' text.prom)
+[ "${created:-0}" -ge 1 ] || fail "deskdb_pool_connections_created_total is '${created}'"
+for family in deskdb_pool_connections deskdb_pool_pending_requests \
+    deskdb_transactions_total deskdb_transaction_retries_total \
+    deskdb_queries_total pg_stat_database_xact_commit_total; do
     grep -q "^# TYPE $family " text.prom || fail "no $family in the output"
 done
 

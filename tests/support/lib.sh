@@ -1,0 +1,91 @@
+# Shared helpers for the shell tests: failing loudly, free ports, HTTP
+# polling and a `deskdb serve` under test.  Source it; it sets -euo pipefail.
+set -euo pipefail
+
+: "${DESKDB_BIN:?DESKDB_BIN must point at the deskdb binary (run through ctest)}"
+
+TEST_WORK=$(mktemp -d)
+SERVE_PIDS=()
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+cleanup_lib() {
+    local pid
+    for pid in "${SERVE_PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TEST_WORK"
+}
+trap cleanup_lib EXIT
+
+require_dsn() {
+    : "${DESKDB_TEST_DSN:?run through scripts/test: DESKDB_TEST_DSN is not set}"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now, below the
+# kernel's ephemeral range (where outgoing connections could hold it).
+free_port() {
+    local p low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    for _ in $(seq 1 200); do
+        p=$((10000 + RANDOM % (low - 10000)))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    fail "no free port found"
+}
+
+# http_code URL [curl args...]: print the status code (000 if no answer).
+http_code() {
+    local url=$1
+    shift
+    curl -s -o /dev/null -w '%{http_code}' --max-time 15 "$@" "$url" || true
+}
+
+# wait_until SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds.
+wait_until() {
+    local limit=$1
+    shift
+    local deadline=$((SECONDS + limit))
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+# serve_start CONFIG LOG: start `deskdb serve` in the background and wait
+# for /-/ready on the first listen port ($SERVE_PORT).  Sets SERVE_PID.
+serve_start() {
+    local config=$1
+    SERVE_LOG=$2
+    "$DESKDB_BIN" serve -c "$config" >"$SERVE_LOG" 2>&1 &
+    SERVE_PID=$!
+    SERVE_PIDS+=("$SERVE_PID")
+    if ! wait_until 20 serve_ready; then
+        cat "$SERVE_LOG" >&2
+        fail "deskdb serve did not become ready"
+    fi
+}
+
+serve_ready() {
+    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+        cat "$SERVE_LOG" >&2
+        fail "deskdb serve exited early"
+    fi
+    [ "$(http_code "http://127.0.0.1:$SERVE_PORT/-/ready")" = 200 ]
+}
+
+# serve_stop: SIGTERM and require a clean exit within 20 s.
+serve_stop() {
+    local status=0
+    kill -TERM "$SERVE_PID"
+    wait_until 20 bash -c "! kill -0 $SERVE_PID 2>/dev/null" ||
+        fail "deskdb serve did not stop within 20 s of SIGTERM"
+    wait "$SERVE_PID" || status=$?
+    [ "$status" -eq 0 ] || fail "deskdb serve exited $status after SIGTERM"
+}
