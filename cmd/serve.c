@@ -18,6 +18,7 @@
 #include "exporter/api.h"
 #include "exporter/http.h"
 #include "exporter/scrape.h"
+#include "jobs/scheduler.h"
 
 /* How long a stop waits for HTTP requests and pool checkouts to finish. */
 #define SERVE_DRAIN_MS 10000
@@ -35,6 +36,7 @@ struct daemon {
     struct api *api;
     struct http_server *http;
     struct scrape_handler scrape;
+    struct scheduler *sched;
     struct metric *reload_ok;
     struct metric *reload_ts;
     atomic_bool ready;
@@ -84,6 +86,7 @@ start_http(struct daemon *d, struct deskdb_err *err)
     d->api = api_create(d->rt.pool, SERVE_HEALTH_TIMEOUT_MS);
     if (d->api == NULL)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
+    api_set_jobs_provider(d->api, scheduler_json, d->sched);
     rc = api_register(d->api, d->http, err);
     if (rc != DESKDB_OK)
         return rc;
@@ -92,6 +95,37 @@ start_http(struct daemon *d, struct deskdb_err *err)
     if (rc != DESKDB_OK)
         return rc;
     return DESKDB_OK;
+}
+
+/* The job scheduler, over the pool; the leader lock gets a connection of
+ * its own from the same connection string. */
+static int
+create_jobs(struct daemon *d, struct deskdb_err *err)
+{
+    char *conninfo = config_conninfo(d->cfg);
+
+    if (conninfo == NULL)
+        return err_set(err, DESKDB_ENOMEM, "out of memory");
+    d->sched = scheduler_create(d->cfg,
+                                d->rt.pool,
+                                d->rt.metrics,
+                                NULL,
+                                conninfo,
+                                err);
+    explicit_bzero(conninfo, strlen(conninfo));
+    free(conninfo);
+    return d->sched != NULL ? DESKDB_OK : err->code;
+}
+
+/* Jobs stop first, while the pool still serves their last statements; a
+ * run that outlives the drain loses its connection to the pool shutdown
+ * before the scheduler joins its thread. */
+static void
+stop_jobs(struct daemon *d)
+{
+    if (d->sched != NULL && scheduler_stop(d->sched, SERVE_DRAIN_MS) != 0 &&
+        d->rt.pool != NULL)
+        (void)pool_shutdown(d->rt.pool, 0);
 }
 
 /*
@@ -172,10 +206,12 @@ daemon_stop(struct daemon *d)
     size_t i;
 
     atomic_store(&d->ready, false);
+    stop_jobs(d);
     if (d->http != NULL)
         http_server_stop(d->http, SERVE_DRAIN_MS);
     http_server_destroy(d->http);
     api_destroy(d->api);
+    scheduler_destroy(d->sched);
     runtime_close(&d->rt, SERVE_DRAIN_MS);
     for (i = 0; i < d->n_retired; i++)
         config_destroy(d->retired[i]);
@@ -236,7 +272,9 @@ cmd_serve(int argc, char **argv)
     if (runtime_open(&d.rt, d.cfg, NULL, &err) != DESKDB_OK)
         goto fail;
     register_reload_metrics(&d);
-    if (start_http(&d, &err) != DESKDB_OK) {
+    if (create_jobs(&d, &err) != DESKDB_OK ||
+        start_http(&d, &err) != DESKDB_OK ||
+        scheduler_start(d.sched, &err) != DESKDB_OK) {
         if (err.code == DESKDB_EINVAL)
             status = EXIT_USAGE;
         goto fail;
