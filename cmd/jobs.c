@@ -265,6 +265,8 @@ print_table(const struct config *cfg, struct scheduler *s, const char *dberr)
         ws = sc > ws ? sc : ws;
         wz = z > wz ? z : wz;
     }
+    if (dberr != NULL)
+        printf("last runs unknown (database unreachable: %s)\n", dberr);
     printf("%-*s  %-*s  %-*s  %-*s  %-7s  %-20s  %s\n",
            wn,
            "NAME",
@@ -282,10 +284,7 @@ print_table(const struct config *cfg, struct scheduler *s, const char *dberr)
 
         next_run_text(s, j, next, sizeof(next));
         if (dberr != NULL)
-            snprintf(last,
-                     sizeof(last),
-                     "unknown (database unreachable: %s)",
-                     dberr);
+            snprintf(last, sizeof(last), "unknown");
         else if (scheduler_last_run(s, j->name, &r) == DESKDB_OK)
             last_run_text(&r, last, sizeof(last));
         printf("%-*s  %-*s  %-*s  %-*s  %-7s  %-20s  %s\n",

@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "cmd/runtime.h"
 #include "config/config.h"
+#include "config/config_jobs.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -86,7 +87,8 @@ start_http(struct daemon *d, struct deskdb_err *err)
     d->api = api_create(d->rt.pool, SERVE_HEALTH_TIMEOUT_MS);
     if (d->api == NULL)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
-    api_set_jobs_provider(d->api, scheduler_json, d->sched);
+    if (d->sched != NULL)
+        api_set_jobs_provider(d->api, scheduler_json, d->sched);
     rc = api_register(d->api, d->http, err);
     if (rc != DESKDB_OK)
         return rc;
@@ -98,12 +100,16 @@ start_http(struct daemon *d, struct deskdb_err *err)
 }
 
 /* The job scheduler, over the pool; the leader lock gets a connection of
- * its own from the same connection string. */
+ * its own from the same connection string.  Without jobs there is none,
+ * and /api/jobs answers 404. */
 static int
 create_jobs(struct daemon *d, struct deskdb_err *err)
 {
-    char *conninfo = config_conninfo(d->cfg);
+    char *conninfo;
 
+    if (d->cfg->jobs->n_definitions == 0)
+        return DESKDB_OK;
+    conninfo = config_conninfo(d->cfg);
     if (conninfo == NULL)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
     d->sched = scheduler_create(d->cfg,
@@ -274,7 +280,7 @@ cmd_serve(int argc, char **argv)
     register_reload_metrics(&d);
     if (create_jobs(&d, &err) != DESKDB_OK ||
         start_http(&d, &err) != DESKDB_OK ||
-        scheduler_start(d.sched, &err) != DESKDB_OK) {
+        (d.sched != NULL && scheduler_start(d.sched, &err) != DESKDB_OK)) {
         if (err.code == DESKDB_EINVAL)
             status = EXIT_USAGE;
         goto fail;

@@ -128,7 +128,8 @@ log_run(const struct sched_job *j,
     if (e->status == RUN_FAILED || e->status == RUN_TIMED_OUT ||
         e->status == RUN_CANCELLED)
         level = LOG_WARN;
-    if (e->duplicate)
+    /* Manual runs are reported by their caller (deskdb jobs run). */
+    if (e->duplicate || e->trigger == PLAN_TRIGGER_MANUAL)
         level = LOG_DEBUG;
     if (!log_enabled(level))
         return;

@@ -102,7 +102,8 @@ int scheduler_in_flight(struct scheduler *s);
  * backend) makes it refuse with DESKDB_EBUSY.  Returns 0 when the run
  * succeeded or was skipped by only_if, else the failure (DESKDB_EPG,
  * DESKDB_ETIMEOUT, ...) with `err` saying why; DESKDB_ENOTFOUND for an
- * unknown job.  scheduler_last_run() then describes the run.
+ * unknown job.  scheduler_last_run() then describes the run.  The outcome
+ * is logged at debug level only: the caller reports it.
  */
 int scheduler_run_now(struct scheduler *s,
                       const char *name,
