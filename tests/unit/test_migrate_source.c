@@ -22,6 +22,7 @@ static const char *const seed_names[] = {
     "0004_add_critical_indexes",
     "0005_row_level_security",
     "0006_deskdb_schema",
+    "0007_import_ledger_per_dealership",
 };
 
 static void
