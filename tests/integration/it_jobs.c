@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -40,7 +44,9 @@ static const char setup_sql[] =
     "CREATE INDEX it_idx_a ON it_ix (a);"
     "CREATE MATERIALIZED VIEW it_mv AS SELECT a, count(*) AS n FROM it_ix"
     " GROUP BY a;"
-    "CREATE UNIQUE INDEX it_mv_a ON it_mv (a);";
+    "CREATE UNIQUE INDEX it_mv_a ON it_mv (a);"
+    "INSERT INTO dealerships (id, name, code) VALUES"
+    " ('00000000-0000-0000-0000-0000000000d1', 'Import Motors', 'IMP');";
 
 static const char jobs_yaml[] =
     "  leader: {mode: none}\n"
@@ -142,26 +148,45 @@ static const char jobs_yaml[] =
     "      type: sql\n"
     "      only_if: SELECT 1\n"
     "      sql: SELECT 1\n"
-    "    - name: feed\n"
+    "    - name: feed-missing\n"
     "      schedule: '@hourly'\n"
     "      type: import\n"
     "      import: {inbox: /nonexistent/inbox, operation: create_deal}\n";
 
 static struct jobstest t;
+static char inbox[64];
 
 static int
 group_setup(void **state)
 {
+    char *yaml;
+
     (void)state;
-    jobstest_setup(&t, "deskdb_jobs", setup_sql, jobs_yaml, 4);
+    snprintf(inbox, sizeof(inbox), "/tmp/deskdb-it-inbox-XXXXXX");
+    assert_non_null(mkdtemp(inbox));
+    assert_true(asprintf(&yaml,
+                         "%s"
+                         "    - name: feed\n"
+                         "      schedule: '@hourly'\n"
+                         "      type: import\n"
+                         "      import: {inbox: %s, operation: "
+                         "register_user}\n",
+                         jobs_yaml,
+                         inbox) > 0);
+    jobstest_setup(&t, "deskdb_jobs", setup_sql, yaml, 4);
+    free(yaml);
     return 0;
 }
 
 static int
 group_teardown(void **state)
 {
+    char cmd[128];
+
     (void)state;
     jobstest_teardown(&t);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", inbox);
+    assert_int_equal(system(cmd), 0);
     return 0;
 }
 
@@ -487,16 +512,125 @@ test_only_if(void **state)
     assert_contains(err.msg, "only_if must return one boolean");
 }
 
+#define DEALER "00000000-0000-0000-0000-0000000000d1"
+#define USER(ext, name)                                        \
+    "{\"external_id\":\"" ext "\",\"dealership_id\":\"" DEALER \
+    "\",\"username\":\"" name "\",\"email\":\"" name           \
+    "@example.com\",\"role\":\"salesperson\"}\n"
+
+/* A file in the inbox, modified `age` seconds ago. */
 static void
-test_manual_refusals(void **state)
+drop_file(const char *name, const char *text, int age)
+{
+    char path[256];
+    struct timespec ts[2];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", inbox, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec -= age;
+    ts[1] = ts[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static bool
+exists(const char *name)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/%s", inbox, name);
+    return access(path, F_OK) == 0;
+}
+
+static int
+count_lines(const char *name)
+{
+    char path[256], line[4096];
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", inbox, name);
+    f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("%s: missing", path);
+    while (fgets(line, sizeof(line), f) != NULL)
+        n++;
+    fclose(f);
+    return n;
+}
+
+static void
+test_import(void **state)
 {
     struct scheduler_run_info r;
     struct deskdb_err err;
 
     (void)state;
+    drop_file("a.ndjson", USER("u-1", "imp_one") USER("u-2", "imp_two"), 10);
+    drop_file("b.ndjson",
+              USER("u-1", "imp_one") "{\"dealership_id\":\"" DEALER "\"}\n",
+              10);
+    drop_file("c.ndjson", USER("u-3", "imp_three"), 0); /* being written */
+    drop_file(".d.ndjson", USER("u-4", "imp_four"), 10);
+    drop_file("notes.txt", "not a feed", 10);
+
+    /* One record of b.ndjson fails: the run fails, the rest applies. */
     assert_int_equal(run("feed", &r, &err), DESKDB_EINVAL);
     assert_string_equal(r.status, "failed");
-    assert_contains(err.msg, "import jobs cannot run");
+    assert_string_equal(r.note, "2 files: 2 applied, 1 duplicates, 1 failed");
+    assert_contains(err.msg, "1 records failed in 1 of 2 files");
+    assert_int_equal(r.rows, 2);
+    assert_true(exists("done/a.ndjson") && exists("done/a.results.ndjson"));
+    assert_true(exists("failed/b.ndjson") && exists("failed/b.results.ndjson"));
+    assert_int_equal(count_lines("done/a.results.ndjson"), 2);
+    assert_int_equal(count_lines("failed/b.results.ndjson"), 2);
+    assert_false(exists("a.ndjson") || exists("b.ndjson"));
+    assert_true(exists("c.ndjson") && exists(".d.ndjson") &&
+                exists("notes.txt"));
+    assert_int_equal(jt_int(&t,
+                            "SELECT count(*) FROM users WHERE username"
+                            " LIKE 'imp_%%'"),
+                     2);
+
+    /* The next run takes c.ndjson once it has settled; a feed sent again
+     * applies nothing twice, and lands beside the first copy. */
+    drop_file("c.ndjson", USER("u-3", "imp_three"), 10);
+    drop_file("a.ndjson", USER("u-1", "imp_one") USER("u-2", "imp_two"), 10);
+    assert_int_equal(run("feed", &r, &err), 0);
+    assert_string_equal(r.status, "succeeded");
+    assert_string_equal(r.note, "2 files: 1 applied, 2 duplicates, 0 failed");
+    assert_true(exists("done/c.ndjson"));
+    {
+        char name[64];
+
+        snprintf(name,
+                 sizeof(name),
+                 "done/a.%lld.0.results.ndjson",
+                 (long long)r.id);
+        assert_true(exists(name));
+    }
+    assert_int_equal(jt_int(&t,
+                            "SELECT count(*) FROM users WHERE username"
+                            " LIKE 'imp_%%'"),
+                     3);
+    assert_int_equal(jt_int(&t, "SELECT count(*) FROM deskdb.import_ledger"),
+                     3);
+
+    /* An inbox that does not exist: a clear failure. */
+    assert_int_not_equal(run("feed-missing", &r, &err), 0);
+    assert_contains(err.msg, "inbox /nonexistent/inbox");
+}
+
+static void
+test_manual_refusals(void **state)
+{
+    struct deskdb_err err;
+
+    (void)state;
     assert_int_equal(scheduler_run_now(t.sched, "no-such-job", &err),
                      DESKDB_ENOTFOUND);
     /* forbid: a run in progress elsewhere (a live backend) refuses ... */
@@ -517,13 +651,14 @@ test_manual_refusals(void **state)
         PQfinish(c);
     }
     /* ... and one whose backend has gone does not. */
-    assert_int_equal(jt_wait_int(&t,
-                                 1,
-                                 5000,
-                                 "SELECT (count(*) = 0)::int FROM deskdb.job_runs r"
-                                 " JOIN pg_stat_activity a ON a.pid ="
-                                 " r.backend_pid WHERE r.status = 'running'"),
-                     1);
+    assert_int_equal(
+        jt_wait_int(&t,
+                    1,
+                    5000,
+                    "SELECT (count(*) = 0)::int FROM deskdb.job_runs r"
+                    " JOIN pg_stat_activity a ON a.pid ="
+                    " r.backend_pid WHERE r.status = 'running'"),
+        1);
     assert_int_equal(scheduler_run_now(t.sched, "sql-insert", &err), 0);
 }
 
@@ -538,6 +673,7 @@ main(void)
         cmocka_unit_test(test_purge),
         cmocka_unit_test(test_maintenance),
         cmocka_unit_test(test_only_if),
+        cmocka_unit_test(test_import),
         cmocka_unit_test(test_manual_refusals),
     };
 
