@@ -325,6 +325,7 @@ claim(struct exec_ctx *x)
                        &r->err);
     if (rc == DESKDB_EEXIST)
         r->duplicate = true;
+    atomic_store_explicit(&r->claimed_id, r->id, memory_order_relaxed);
     return rc;
 }
 
@@ -387,6 +388,8 @@ run_claimed(struct exec_ctx *x)
     set_work_pid(x, x->conn);
     if (r->def->only_if.sql != NULL)
         rc = guard(x, &r->err);
+    if (rc > 0 && exec_cancelled(x))
+        rc = err_set(&r->err, DESKDB_ECLOSED, "cancelled before it began");
     if (rc == 0) {
         r->status = RUN_SKIPPED;
         snprintf(r->note, sizeof(r->note), "only_if returned false");

@@ -41,8 +41,9 @@ struct exec_run {
     enum plan_trigger trigger;
     backoff_rand_fn rand; /* NULL: backoff_rand_system */
     void *rand_arg;
-    _Atomic bool cancel;  /* stop: statements are cancelled by pid */
-    _Atomic int work_pid; /* the backend doing the work, 0 if none */
+    _Atomic bool cancel;        /* stop: statements are cancelled by pid */
+    _Atomic int work_pid;       /* the backend doing the work, 0 if none */
+    _Atomic int64_t claimed_id; /* `id`, for other threads */
 
     int64_t id;     /* deskdb.job_runs.id once claimed, else 0 */
     bool duplicate; /* the fire time was already in deskdb.job_runs */

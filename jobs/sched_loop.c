@@ -133,8 +133,13 @@ own_run_ids(struct scheduler *s, int64_t *ids, size_t max)
 
     pthread_mutex_lock(&s->mu);
     for (struct sched_run *r = s->running.head; r != NULL && n < max;
-         r = r->next)
-        ids[n++] = r->exec.id;
+         r = r->next) {
+        int64_t id =
+            atomic_load_explicit(&r->exec.claimed_id, memory_order_relaxed);
+
+        if (id > 0)
+            ids[n++] = id;
+    }
     pthread_mutex_unlock(&s->mu);
     return n;
 }

@@ -22,75 +22,78 @@ series(struct metric_family *f, const char *job, const char *reason)
     return f != NULL ? metric_series(f, values) : NULL;
 }
 
+enum family_id {
+    F_RUNS,
+    F_FAILURES,
+    F_DURATION,
+    F_LAST_SUCCESS,
+    F_LAST_RUN,
+    F_RUNNING,
+    F_NEXT_RUN,
+    F_RETRIES,
+    F_SKIPPED,
+    F_N
+};
+
+static const struct family_def {
+    enum metric_type type;
+    const char *name;
+    const char *help;
+} family_defs[F_N] = {
+    [F_RUNS] = {METRIC_COUNTER,
+                "deskdb_job_runs_total",
+                "Job runs executed (not skipped), any outcome."},
+    [F_FAILURES] = {METRIC_COUNTER,
+                    "deskdb_job_failures_total",
+                    "Job runs that failed or timed out."},
+    [F_DURATION] = {METRIC_HISTOGRAM,
+                    "deskdb_job_duration_seconds",
+                    "Duration of job runs."},
+    [F_LAST_SUCCESS] = {METRIC_GAUGE,
+                        "deskdb_job_last_success_timestamp_seconds",
+                        "When the latest successful run of the job "
+                        "finished."},
+    [F_LAST_RUN] = {METRIC_GAUGE,
+                    "deskdb_job_last_run_timestamp_seconds",
+                    "When the latest run of the job finished."},
+    [F_RUNNING] = {METRIC_GAUGE,
+                   "deskdb_job_running",
+                   "Runs of the job in progress in this instance."},
+    [F_NEXT_RUN] = {METRIC_GAUGE,
+                    "deskdb_job_next_run_timestamp_seconds",
+                    "Next fire time of the job (0: this instance does not "
+                    "schedule it)."},
+    [F_RETRIES] = {METRIC_COUNTER,
+                   "deskdb_job_retries_total",
+                   "Attempts of job runs after the first."},
+    [F_SKIPPED] = {METRIC_COUNTER,
+                   "deskdb_job_skipped_total",
+                   "Fire times not run, by reason (overlap, misfire, guard, "
+                   "duplicate)."},
+};
+
 void
 sched_metrics_register(struct scheduler *s, struct metrics *m)
 {
     static const char *const job_label[] = {"job", NULL};
     static const char *const skip_labels[] = {"job", "reason", NULL};
-    struct metric_family *runs, *fail, *dur, *succ, *last, *run, *next, *retry,
-        *skip;
+    struct metric_family *f[F_N];
 
     if (m == NULL)
         return;
-#define FAMILY(type, name, help, labels, b, nb) \
-    metrics_family(m, type, name, help, labels, b, nb)
-    runs = FAMILY(METRIC_COUNTER,
-                  "deskdb_job_runs_total",
-                  "Job runs executed (not skipped), any outcome.",
-                  job_label,
-                  NULL,
-                  0);
-    fail = FAMILY(METRIC_COUNTER,
-                  "deskdb_job_failures_total",
-                  "Job runs that failed or timed out.",
-                  job_label,
-                  NULL,
-                  0);
-    dur = FAMILY(METRIC_HISTOGRAM,
-                 "deskdb_job_duration_seconds",
-                 "Duration of job runs.",
-                 job_label,
-                 duration_buckets,
-                 sizeof(duration_buckets) / sizeof(duration_buckets[0]));
-    succ = FAMILY(METRIC_GAUGE,
-                  "deskdb_job_last_success_timestamp_seconds",
-                  "When the latest successful run of the job finished.",
-                  job_label,
-                  NULL,
-                  0);
-    last = FAMILY(METRIC_GAUGE,
-                  "deskdb_job_last_run_timestamp_seconds",
-                  "When the latest run of the job finished.",
-                  job_label,
-                  NULL,
-                  0);
-    run = FAMILY(METRIC_GAUGE,
-                 "deskdb_job_running",
-                 "Runs of the job in progress in this instance.",
-                 job_label,
-                 NULL,
-                 0);
-    next = FAMILY(METRIC_GAUGE,
-                  "deskdb_job_next_run_timestamp_seconds",
-                  "Next fire time of the job (0: this instance does not "
-                  "schedule it).",
-                  job_label,
-                  NULL,
-                  0);
-    retry = FAMILY(METRIC_COUNTER,
-                   "deskdb_job_retries_total",
-                   "Attempts of job runs after the first.",
-                   job_label,
-                   NULL,
-                   0);
-    skip = FAMILY(METRIC_COUNTER,
-                  "deskdb_job_skipped_total",
-                  "Fire times not run, by reason (overlap, misfire, guard, "
-                  "duplicate).",
-                  skip_labels,
-                  NULL,
-                  0);
-#undef FAMILY
+    for (int i = 0; i < F_N; i++) {
+        const struct family_def *d = &family_defs[i];
+        bool hist = d->type == METRIC_HISTOGRAM;
+
+        f[i] = metrics_family(
+            m,
+            d->type,
+            d->name,
+            d->help,
+            i == F_SKIPPED ? skip_labels : job_label,
+            hist ? duration_buckets : NULL,
+            hist ? sizeof(duration_buckets) / sizeof(duration_buckets[0]) : 0);
+    }
     s->leader_gauge = metrics_gauge(m,
                                     "deskdb_scheduler_leader",
                                     "1 if this instance schedules jobs (holds "
@@ -99,17 +102,17 @@ sched_metrics_register(struct scheduler *s, struct metrics *m)
         struct job_metrics *jm = &s->jobs[i].m;
         const char *name = s->jobs[i].def.cfg->name;
 
-        jm->runs = series(runs, name, NULL);
-        jm->failures = series(fail, name, NULL);
-        jm->duration = series(dur, name, NULL);
-        jm->last_success = series(succ, name, NULL);
-        jm->last_run = series(last, name, NULL);
-        jm->running = series(run, name, NULL);
-        jm->next_run = series(next, name, NULL);
-        jm->retries = series(retry, name, NULL);
+        jm->runs = series(f[F_RUNS], name, NULL);
+        jm->failures = series(f[F_FAILURES], name, NULL);
+        jm->duration = series(f[F_DURATION], name, NULL);
+        jm->last_success = series(f[F_LAST_SUCCESS], name, NULL);
+        jm->last_run = series(f[F_LAST_RUN], name, NULL);
+        jm->running = series(f[F_RUNNING], name, NULL);
+        jm->next_run = series(f[F_NEXT_RUN], name, NULL);
+        jm->retries = series(f[F_RETRIES], name, NULL);
         for (int r = 0; r < PLAN_SKIP_NREASONS; r++)
             jm->skipped[r] =
-                series(skip,
+                series(f[F_SKIPPED],
                        name,
                        plan_skip_reason_name((enum plan_skip_reason)r));
     }

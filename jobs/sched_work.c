@@ -59,8 +59,12 @@ sched_cancel_backends(struct scheduler *s, const int *pids, int n)
     pool_conn_set_query_timeout(c, SCHED_DB_TIMEOUT_MS);
     for (int i = 0; i < n; i++) {
         snprintf(pid, sizeof(pid), "%d", pids[i]);
+        /* Only a statement in progress: an idle session has nothing to
+         * cancel, and a late signal must not hit its next statement. */
         if (pool_query_single(c,
-                              "SELECT pg_cancel_backend($1::int)",
+                              "SELECT pg_cancel_backend(pid) FROM"
+                              " pg_stat_activity WHERE pid = $1::int"
+                              " AND state = 'active'",
                               1,
                               params,
                               NULL,
@@ -104,21 +108,43 @@ prune(struct scheduler *s)
         log_info("jobs", "pruned deskdb.job_runs", "rows", log_i64(b, total));
 }
 
+/* Cancel requests whose run still works on that backend (under mu): a
+ * run that has finished may have handed its connection back to the pool,
+ * where a cancel would hit someone else's statement. */
+static int
+take_cancels(struct scheduler *s, int *pids)
+{
+    int n = 0;
+
+    for (int i = 0; i < s->n_cancel; i++) {
+        for (struct sched_run *r = s->running.head; r != NULL; r = r->next) {
+            if (atomic_load_explicit(&r->exec.cancel, memory_order_relaxed) &&
+                atomic_load_explicit(&r->exec.work_pid, memory_order_relaxed) ==
+                    s->cancel_pids[i]) {
+                pids[n++] = s->cancel_pids[i];
+                break;
+            }
+        }
+    }
+    s->n_cancel = 0;
+    return n;
+}
+
 /* One housekeeping task, chosen and run with mu released; false when
  * there was nothing to do.  Called with mu held. */
 static bool
 housekeep_once(struct scheduler *s)
 {
-    int pids[SCHED_CANCEL_QUEUE_MAX], n = s->n_cancel;
+    int pids[SCHED_CANCEL_QUEUE_MAX], n;
     int64_t now = clock_mono(&s->clock);
     bool leader = s->is_leader && s->synced;
     struct deskdb_err err;
 
-    if (n > 0) {
-        memcpy(pids, s->cancel_pids, (size_t)n * sizeof(int));
-        s->n_cancel = 0;
+    if (s->n_cancel > 0) {
+        n = take_cancels(s, pids);
         pthread_mutex_unlock(&s->mu);
-        sched_cancel_backends(s, pids, n);
+        if (n > 0)
+            sched_cancel_backends(s, pids, n);
     } else if (leader && now >= s->next_reconcile_ns) {
         s->next_reconcile_ns = now + SCHED_RECONCILE_NS;
         pthread_mutex_unlock(&s->mu);
