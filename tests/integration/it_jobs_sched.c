@@ -348,6 +348,35 @@ test_manual_ticks(void **state)
     jobstest_teardown(&t);
 }
 
+/* A lost lock connection stops scheduling at once; the lock is taken
+ * again on a new connection. */
+static void
+test_lost_lock_connection(void **state)
+{
+    struct jobstest t;
+
+    (void)state;
+    jobstest_setup(&t, "deskdb_lost", setup_sql, lock_yaml, 2);
+    scheduler_tick(t.sched, clock_realtime_ns());
+    assert_true(scheduler_is_leader(t.sched));
+    assert_int_equal(jt_int(&t,
+                            "SELECT count(*) FROM (SELECT"
+                            " pg_terminate_backend(pid) FROM"
+                            " pg_stat_activity WHERE application_name ="
+                            " 'deskdb-leader' AND datname ="
+                            " current_database()) k"),
+                     1);
+    jt_sleep_ms(1100);
+    scheduler_tick(t.sched, clock_realtime_ns());
+    assert_false(scheduler_is_leader(t.sched));
+    assert_int_equal(scheduler_in_flight(t.sched), 0);
+    assert_true(jt_metric(&t, "deskdb_scheduler_leader", NULL, NULL) == 0);
+    jt_sleep_ms(1100);
+    scheduler_tick(t.sched, clock_realtime_ns());
+    assert_true(scheduler_is_leader(t.sched));
+    jobstest_teardown(&t);
+}
+
 static void
 test_history_prune(void **state)
 {
@@ -414,6 +443,7 @@ main(void)
         cmocka_unit_test(test_replace_and_forbid),
         cmocka_unit_test(test_misfire_and_interrupted),
         cmocka_unit_test(test_manual_ticks),
+        cmocka_unit_test(test_lost_lock_connection),
         cmocka_unit_test(test_history_prune),
     };
 
