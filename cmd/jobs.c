@@ -266,7 +266,7 @@ print_table(const struct config *cfg, struct scheduler *s, const char *dberr)
         wz = z > wz ? z : wz;
     }
     if (dberr != NULL)
-        printf("last runs unknown (database unreachable: %s)\n", dberr);
+        printf("last runs unknown (%s)\n", dberr);
     printf("%-*s  %-*s  %-*s  %-*s  %-7s  %-20s  %s\n",
            wn,
            "NAME",
@@ -324,6 +324,9 @@ list_or_run(const struct config *cfg, const struct args *a)
     }
     if (strcmp(a->action, "list") == 0) {
         rc = scheduler_refresh(s, &err);
+        if (rc != 0 &&
+            (err.code == DESKDB_ECONN || err.code == DESKDB_ETIMEOUT))
+            err_prefix(&err, "database unreachable");
         print_table(cfg, s, rc == 0 ? NULL : err.msg);
         code = EXIT_OK;
         goto out;
