@@ -82,8 +82,10 @@ printf '{"external_id":"dms-1","dealership_id":"%s","salesperson_id":"%s","vehic
     "$A" "$S" "$V2" >"$TEST_WORK/inbox/feed.ndjson"
 touch -d '1 minute ago' "$TEST_WORK/inbox/feed.ndjson"
 run_job import-dms-deals
-[ -f "$TEST_WORK/inbox/done/feed.ndjson" ] && [ -f "$TEST_WORK/inbox/done/feed.results.ndjson" ] ||
+if [ ! -f "$TEST_WORK/inbox/done/feed.ndjson" ] ||
+    [ ! -f "$TEST_WORK/inbox/done/feed.results.ndjson" ]; then
     fail "the feed was not moved to done/ with its results"
+fi
 grep -q '"status":"applied"' "$TEST_WORK/inbox/done/feed.results.ndjson" ||
     fail "the deal was not applied: $(cat "$TEST_WORK/inbox/done/feed.results.ndjson")"
 [ "$(q "SELECT count(*) FROM deals WHERE vehicle_id = '$V2'")" = 1 ] || fail "no deal created"
