@@ -6,6 +6,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "exporter/alerts.h"
+#include "jobs/jobdef.h"
 
 struct validator {
     const char *module;
@@ -20,6 +21,7 @@ struct validator {
  * list ends with an empty entry.
  */
 static const struct validator validators[] = {
+    {"jobs", jobs_check_config},
     {"alerts", alerts_validate_config},
     {NULL, NULL},
 };

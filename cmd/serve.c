@@ -11,6 +11,8 @@
 #include "cmd/cmd.h"
 #include "cmd/runtime.h"
 #include "config/config.h"
+#include "config/config_alerts.h"
+#include "config/config_jobs.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -19,6 +21,7 @@
 #include "exporter/api.h"
 #include "exporter/http.h"
 #include "exporter/scrape.h"
+#include "jobs/scheduler.h"
 
 /* How long a stop waits for HTTP requests and pool checkouts to finish. */
 #define SERVE_DRAIN_MS 10000
@@ -37,6 +40,7 @@ struct daemon {
     struct alerts *alerts; /* NULL until started */
     struct http_server *http;
     struct scrape_handler scrape;
+    struct scheduler *sched;
     struct metric *reload_ok;
     struct metric *reload_ts;
     atomic_bool ready;
@@ -88,6 +92,8 @@ start_http(struct daemon *d, struct deskdb_err *err)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
     if (d->alerts != NULL)
         api_set_alerts_provider(d->api, alerts_json, d->alerts);
+    if (d->sched != NULL)
+        api_set_jobs_provider(d->api, scheduler_json, d->sched);
     rc = api_register(d->api, d->http, err);
     if (rc != DESKDB_OK)
         return rc;
@@ -99,11 +105,59 @@ start_http(struct daemon *d, struct deskdb_err *err)
 }
 
 /*
+ * The job scheduler, over the pool; the leader lock gets a connection of
+ * its own from the same connection string.  It also decides which
+ * instance sends alert notifications, so it runs when there are jobs, or
+ * alert receivers under advisory-lock leadership.  Otherwise there is
+ * none, and /api/jobs answers 404.
+ */
+static int
+create_jobs(struct daemon *d, struct deskdb_err *err)
+{
+    char *conninfo;
+    bool leads_alerts =
+        d->cfg->jobs->leader_mode == CONFIG_LEADER_ADVISORY_LOCK &&
+        d->cfg->alerts->n_receivers > 0;
+
+    if (d->cfg->jobs->n_definitions == 0 && !leads_alerts)
+        return DESKDB_OK;
+    conninfo = config_conninfo(d->cfg);
+    if (conninfo == NULL)
+        return err_set(err, DESKDB_ENOMEM, "out of memory");
+    d->sched = scheduler_create(d->cfg,
+                                d->rt.pool,
+                                d->rt.metrics,
+                                NULL,
+                                conninfo,
+                                err);
+    explicit_bzero(conninfo, strlen(conninfo));
+    free(conninfo);
+    return d->sched != NULL ? DESKDB_OK : err->code;
+}
+
+/* Jobs stop first, while the pool still serves their last statements; a
+ * run that outlives the drain loses its connection to the pool shutdown
+ * before the scheduler joins its thread. */
+static void
+stop_jobs(struct daemon *d)
+{
+    if (d->sched != NULL && scheduler_stop(d->sched, SERVE_DRAIN_MS) != 0 &&
+        d->rt.pool != NULL)
+        (void)pool_shutdown(d->rt.pool, 0);
+}
+
+static bool
+is_leader(void *sched)
+{
+    return scheduler_is_leader(sched);
+}
+
+/*
  * Alerts: rules evaluated over the registry and the collectors, states in
  * deskdb.alert_state on the pool, one delivery thread per receiver.
- * Every instance evaluates; only the leader (no leader callback yet:
- * this instance) sends and writes states.  Created after the runtime,
- * stopped before the pool closes.
+ * Every instance evaluates; only the scheduler's leader (this instance
+ * when there is no scheduler) sends and writes states.  Created after the
+ * runtime, stopped before the pool closes.
  */
 static int
 start_alerts(struct daemon *d, struct deskdb_err *err)
@@ -116,6 +170,8 @@ start_alerts(struct daemon *d, struct deskdb_err *err)
                               err);
     if (d->alerts == NULL)
         return err->code;
+    if (d->sched != NULL)
+        alerts_set_leader_fn(d->alerts, is_leader, d->sched);
     return alerts_start(d->alerts, err);
 }
 
@@ -178,7 +234,8 @@ reload(struct daemon *d)
     log_info("serve",
              "configuration reloaded",
              "note",
-             "pool, listen, tls, collectors and jobs changes need a restart");
+             "pool, listen, tls, collectors, jobs and alerts changes need a "
+             "restart");
 }
 
 /* Wait for signals on the main thread until asked to stop. */
@@ -205,11 +262,13 @@ daemon_stop(struct daemon *d)
     size_t i;
 
     atomic_store(&d->ready, false);
+    stop_jobs(d);
     if (d->http != NULL)
         http_server_stop(d->http, SERVE_DRAIN_MS);
     http_server_destroy(d->http);
     api_destroy(d->api);
     stop_alerts(d);
+    scheduler_destroy(d->sched);
     runtime_close(&d->rt, SERVE_DRAIN_MS);
     for (i = 0; i < d->n_retired; i++)
         config_destroy(d->retired[i]);
@@ -271,9 +330,10 @@ cmd_serve(int argc, char **argv)
     if (runtime_open(&d.rt, d.cfg, NULL, &err) != DESKDB_OK)
         goto fail;
     register_reload_metrics(&d);
-    if (start_alerts(&d, &err) != DESKDB_OK)
-        goto fail;
-    if (start_http(&d, &err) != DESKDB_OK) {
+    if (create_jobs(&d, &err) != DESKDB_OK ||
+        start_alerts(&d, &err) != DESKDB_OK ||
+        start_http(&d, &err) != DESKDB_OK ||
+        (d.sched != NULL && scheduler_start(d.sched, &err) != DESKDB_OK)) {
         if (err.code == DESKDB_EINVAL)
             status = EXIT_USAGE;
         goto fail;

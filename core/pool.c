@@ -633,6 +633,7 @@ pool_release(struct pool *pool, struct pool_conn *c)
     now = pool_now(p);
     verdict = release_verdict(p, c, now);
     c->deadline_ns = 0;
+    c->query_timeout_ms = -1;
     c->untracked = false;
     pthread_mutex_lock(&p->mu);
     usage_ns = now - c->checkout_ns;

@@ -147,6 +147,19 @@ int pool_query(struct pool_conn *conn,
                struct pg_result **res,
                struct deskdb_err *err) DESKDB_MUSTCHECK;
 
+/*
+ * As pool_query(), but always through the extended query protocol
+ * (PQsendQueryParams, also without parameters), so the server refuses a
+ * string holding more than one statement (42601) instead of running
+ * them as one implicit transaction.
+ */
+int pool_query_single(struct pool_conn *conn,
+                      const char *sql,
+                      int nparams,
+                      const char *const *params,
+                      struct pg_result **res,
+                      struct deskdb_err *err) DESKDB_MUSTCHECK;
+
 /* pool_query() without parameters or a result. */
 int pool_exec(struct pool_conn *conn,
               const char *sql,
@@ -158,6 +171,23 @@ int pool_exec(struct pool_conn *conn,
  * Cleared on release.
  */
 void pool_conn_set_deadline(struct pool_conn *conn, int64_t deadline_ns);
+
+/*
+ * Replace query_timeout for the following statements on `conn`, until it
+ * is released: each statement is then bounded by `timeout_ms` (0: no
+ * per-statement bound) and by the deadline of pool_conn_set_deadline().
+ * For long work that carries its own overall deadline (scheduled jobs).
+ */
+void pool_conn_set_query_timeout(struct pool_conn *conn, int64_t timeout_ms);
+
+/*
+ * Undo session-level SETs made by the holder: RESET ALL, then the pool's
+ * own session settings (statement_timeout) again.  Blocks for at most a
+ * couple of seconds.  On failure the connection is marked broken (it is
+ * closed on release) and the error returned.
+ */
+int pool_conn_reset_session(struct pool_conn *conn,
+                            struct deskdb_err *err) DESKDB_MUSTCHECK;
 
 /*
  * Leave the statements run on `conn` out of the query log, the slow-query

@@ -269,6 +269,7 @@ pool_conn_open(struct pool *p,
     }
     c->pool = p;
     c->pg = pg;
+    c->query_timeout_ms = -1;
     c->sock = PQsocket(pg);
     c->backend_pid = PQbackendPID(pg);
     c->created_ns = start;
@@ -360,6 +361,35 @@ void
 pool_conn_set_deadline(struct pool_conn *c, int64_t deadline_ns)
 {
     c->deadline_ns = deadline_ns;
+}
+
+void
+pool_conn_set_query_timeout(struct pool_conn *c, int64_t timeout_ms)
+{
+    c->query_timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+}
+
+int
+pool_conn_reset_session(struct pool_conn *c, struct deskdb_err *err)
+{
+    int64_t deadline = pool_now(c->pool) + POOL_CANCEL_GRACE_NS;
+    int rc;
+
+    rc = pool_conn_run(c,
+                       "RESET ALL",
+                       0,
+                       NULL,
+                       deadline,
+                       POOL_RUN_NO_CANCEL,
+                       NULL,
+                       err);
+    if (rc == 0)
+        rc = session_setup(c, deadline, err);
+    if (rc != 0) {
+        pool_conn_mark_broken(c);
+        err_prefix(err, "session reset");
+    }
+    return rc;
 }
 
 struct pg_conn *

@@ -47,6 +47,7 @@ struct pool_conn {
     int acq_line;                  /* lock */
     bool leak_reported;            /* lock */
     int64_t deadline_ns;           /* holder: pool_conn_set_deadline() */
+    int64_t query_timeout_ms;      /* holder: -1 = cfg.query_timeout */
     bool untracked;                /* holder: pool_conn_set_tracked(false) */
     bool broken;                   /* holder: close on release */
     bool server_fatal;             /* holder: the server sent a FATAL */
@@ -222,6 +223,8 @@ enum {
     POOL_RUN_RECORD = 1 << 0,
     /* Past the deadline, discard the connection without a cancel. */
     POOL_RUN_NO_CANCEL = 1 << 1,
+    /* The extended protocol even without parameters: one statement only. */
+    POOL_RUN_EXTENDED = 1 << 2,
 };
 
 /* The executor behind pool_query(): run `sql` by `deadline_ns` (0: no

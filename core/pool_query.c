@@ -262,7 +262,7 @@ run_send(struct run *r, const char *sql, int nparams, const char *const *params)
         run_drain_lost(r);
         return;
     }
-    if (nparams > 0)
+    if (nparams > 0 || (r->flags & POOL_RUN_EXTENDED))
         ok =
             PQsendQueryParams(r->pg, sql, nparams, NULL, params, NULL, NULL, 0);
     else
@@ -565,6 +565,38 @@ out:
     return rc;
 }
 
+static int
+query_flags(struct pool_conn *c,
+            const char *sql,
+            int nparams,
+            const char *const *params,
+            unsigned flags,
+            PGresult **res,
+            struct deskdb_err *err)
+{
+    int64_t deadline = 0;
+    int64_t timeout_ms = c->query_timeout_ms >= 0
+                             ? c->query_timeout_ms
+                             : c->pool->cfg.query_timeout_ms;
+
+    if (res != NULL)
+        *res = NULL;
+    if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL))
+        return err_set(err, DESKDB_EINVAL, "pool_query: bad arguments");
+    if (timeout_ms > 0)
+        deadline = pool_now(c->pool) + timeout_ms * NS_PER_MS;
+    if (c->deadline_ns != 0 && (deadline == 0 || c->deadline_ns < deadline))
+        deadline = c->deadline_ns;
+    return pool_conn_run(c,
+                         sql,
+                         nparams,
+                         params,
+                         deadline,
+                         (c->untracked ? 0 : POOL_RUN_RECORD) | flags,
+                         res,
+                         err);
+}
+
 int
 pool_query(struct pool_conn *c,
            const char *sql,
@@ -573,25 +605,18 @@ pool_query(struct pool_conn *c,
            struct pg_result **res,
            struct deskdb_err *err)
 {
-    int64_t deadline = 0;
+    return query_flags(c, sql, nparams, params, 0, res, err);
+}
 
-    if (res != NULL)
-        *res = NULL;
-    if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL))
-        return err_set(err, DESKDB_EINVAL, "pool_query: bad arguments");
-    if (c->pool->cfg.query_timeout_ms > 0)
-        deadline =
-            pool_now(c->pool) + c->pool->cfg.query_timeout_ms * NS_PER_MS;
-    if (c->deadline_ns != 0 && (deadline == 0 || c->deadline_ns < deadline))
-        deadline = c->deadline_ns;
-    return pool_conn_run(c,
-                         sql,
-                         nparams,
-                         params,
-                         deadline,
-                         c->untracked ? 0 : POOL_RUN_RECORD,
-                         res,
-                         err);
+int
+pool_query_single(struct pool_conn *c,
+                  const char *sql,
+                  int nparams,
+                  const char *const *params,
+                  struct pg_result **res,
+                  struct deskdb_err *err)
+{
+    return query_flags(c, sql, nparams, params, POOL_RUN_EXTENDED, res, err);
 }
 
 void

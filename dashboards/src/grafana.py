@@ -6,9 +6,9 @@ SCHEMA_VERSION = 39
 TAG = "deskdb"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job", instance=~"$instance"'
-# Prometheus renames the scheduler's `job` label to `exported_job`, because
-# `job` is the target label it attaches to every series.
-JOB_NAME = "exported_job"
+# The scheduler's label for a job's name (not `job`, which Prometheus
+# attaches to every series as the scrape job).
+JOB_NAME = "job_name"
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
 

@@ -18,7 +18,7 @@
 #include "support/testdb.h"
 #include "support/testsupport.h"
 
-#define N_SEED 8
+#define N_SEED 9
 
 struct fixture {
     struct test_db db;

@@ -17,7 +17,7 @@
 #include "support/testdb.h"
 #include "support/testsupport.h"
 
-#define N_SEED 8
+#define N_SEED 9
 #define LOCK   "1684370283, 1" /* MIGRATE_LOCK_CLASS, MIGRATE_LOCK_OBJECT */
 
 struct fixture {

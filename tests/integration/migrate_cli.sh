@@ -43,30 +43,30 @@ one_line_error() {
 
 run 0 status
 has out "0000_initial_schema"
-has out "0 applied, 8 pending"
-[ "$(grep -c ' pending ' "$work/out")" -eq 8 ] || fail "status: $(cat "$work/out")"
+has out "0 applied, 9 pending"
+[ "$(grep -c ' pending ' "$work/out")" -eq 9 ] || fail "status: $(cat "$work/out")"
 
 run 0 up
 has out "applied 0000_initial_schema in"
 has out "applied 0004_add_critical_indexes in"
 has out "(statement by statement)"
-has out "applied 8 migrations"
-[ "$(sql "$DATABASE_URL" 'SELECT count(*) FROM deskdb.schema_migrations')" -eq 8 ] ||
-    fail "history does not have 8 rows"
+has out "applied 9 migrations"
+[ "$(sql "$DATABASE_URL" 'SELECT count(*) FROM deskdb.schema_migrations')" -eq 9 ] ||
+    fail "history does not have 9 rows"
 
 run 0 up
 has out "nothing to apply"
 run 0 status
-has out "8 applied, 0 pending"
+has out "9 applied, 0 pending"
 
 run 0 down
-has out "rolled back 0007_import_ledger_per_dealership"
+has out "rolled back 0008_job_runs_run_details"
 has out "rolled back 1 migration"
 run 0 down 2
+has out "rolled back 0007_import_ledger_per_dealership"
 has out "rolled back 0006_deskdb_schema"
-has out "rolled back 0005_row_level_security"
 run 0 status
-has out "5 applied, 3 pending"
+has out "6 applied, 3 pending"
 printf 'log:\n  level: warn\n' >"$work/quiet.yaml"
 run 0 up -c "$work/quiet.yaml" --wait 5
 has out "applied 3 migrations"
@@ -106,7 +106,7 @@ printf 'database:\n  url: %s\n' "$DATABASE_URL" >"$work/deskdb.yaml"
 (
     unset DATABASE_URL
     run 0 status -c "$work/deskdb.yaml"
-    has out "8 applied, 0 pending"
+    has out "9 applied, 0 pending"
 )
 printf 'database:\n  ulr: x\n' >"$work/broken.yaml"
 run 2 status -c "$work/broken.yaml"
@@ -121,7 +121,7 @@ DATABASE_URL="postgresql://u:sekrit@127.0.0.1:1/x?connect_timeout=2" run 1 up
 if grep -q sekrit "$work/out" "$work/err"; then fail "password leaked"; fi
 
 run 0 down 100 --wait 0
-has out "rolled back 8 migrations"
+has out "rolled back 9 migrations"
 [ "$(sql "$DATABASE_URL" "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace")" -eq 0 ] ||
     fail "down 100 left objects in public"
 echo "migrate_cli: ok"

@@ -23,6 +23,7 @@ static const char *const seed_names[] = {
     "0005_row_level_security",
     "0006_deskdb_schema",
     "0007_import_ledger_per_dealership",
+    "0008_job_runs_run_details",
 };
 
 static void
