@@ -93,11 +93,16 @@ ratio() {
 # scripts/bench prints at the end (and the same row on stdout now).
 # The ratio is deskdb/peer.
 summary() {
+    compare "$1" "$2" deskdb "$3" "$5" "$4"
+}
+
+# compare BENCH METRIC A_NAME A B_NAME B: a row between two peers (A/B).
+compare() {
     local r
-    r=$(ratio "$3" "$4")
-    printf '%-8s %-44s deskdb=%-12s %s=%-12s ratio=%s\n' "$1" "$2" "$3" "$5" "$4" "$r"
+    r=$(ratio "$4" "$6")
+    printf '%-8s %-44s %s=%-12s %s=%-12s ratio=%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$r"
     if [ -n "${BENCH_SUMMARY:-}" ]; then
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$5" "$4" "$r" >>"$BENCH_SUMMARY"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$r" >>"$BENCH_SUMMARY"
     fi
 }
 
