@@ -146,6 +146,9 @@ stmt_list() {
         FROM pg_stat_statements WHERE toplevel
         AND dbid = (SELECT oid FROM pg_database WHERE datname = '$1') ORDER BY calls DESC, query"
 }
+no_backends() {
+    [ "$(sql "$DESKDB_TEST_DSN" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1'")" = 0 ]
+}
 # timed NAME DB CMD...: run CMD (stdout to NAME.out, stderr to NAME.err),
 # record wall time, the command's CPU and the server's CPU.
 declare -A D
@@ -157,6 +160,10 @@ timed() {
     TIMEFORMAT='%R %U %S'
     t=$({ time "$@" >"$TEST_WORK/$name.out" 2>"$TEST_WORK/$name.err"; } 2>&1) ||
         { cat "$TEST_WORK/$name.err" >&2; fail "$name failed"; }
+    # A backend's CPU is counted once the postmaster has reaped it: wait
+    # for the client's backends to be gone.
+    wait_until 20 no_backends "$db" || fail "$name: backends of $db still running"
+    sleep 0.5
     p1=$(pg_cpu_ticks)
     read -r D[$name.wall] D[$name.user] D[$name.sys] <<<"$t"
     D[$name.rate]=$(awk -v n="$deals" -v w="${D[$name.wall]}" 'BEGIN { printf "%.0f", n / w }')
