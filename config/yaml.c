@@ -169,6 +169,7 @@ node_new(struct builder *b,
 {
     struct cfg_node *n;
 
+    *out = NULL;
     if (++b->n_nodes > CFG_MAX_NODES)
         return fail_at(b,
                        &ev->start_mark,
