@@ -327,24 +327,16 @@ deal_lock(struct ops_ctx *c,
           struct locked_deal *d,
           struct deskdb_err *err)
 {
-    const char *params[] = {deal, c->dealership};
     PGresult *res = NULL;
     int rc;
 
-    rc = ops_query(c,
-                   "lock deal",
-                   "SELECT deal_number, customer_id, deal_state FROM deals"
-                   " WHERE id = $1 AND dealership_id = $2 FOR UPDATE",
-                   2,
-                   params,
-                   &res,
-                   err);
-    if (rc == 0 && PQntuples(res) == 0)
-        rc = err_set(err,
-                     DESKDB_ENOTFOUND,
-                     "deal %s not found in dealership %s",
-                     deal,
-                     c->dealership);
+    rc = ops_lock_row(c,
+                      "deal",
+                      "SELECT deal_number, customer_id, deal_state FROM deals"
+                      " WHERE id = $1 AND dealership_id = $2 FOR UPDATE",
+                      deal,
+                      &res,
+                      err);
     if (rc == 0) {
         ops_value(res, 0, d->number, sizeof(d->number));
         ops_value(res, 1, d->customer, sizeof(d->customer));

@@ -83,24 +83,16 @@ email_lock(struct ops_ctx *c,
            struct email_row *e,
            struct deskdb_err *err)
 {
-    const char *params[] = {id, c->dealership};
     PGresult *res = NULL;
     int rc;
 
-    rc = ops_query(c,
-                   "lock e-mail",
-                   "SELECT status, direction FROM email_messages"
-                   " WHERE id = $1 AND dealership_id = $2 FOR UPDATE",
-                   2,
-                   params,
-                   &res,
-                   err);
-    if (rc == 0 && PQntuples(res) == 0)
-        rc = err_set(err,
-                     DESKDB_ENOTFOUND,
-                     "e-mail %s not found in dealership %s",
-                     id,
-                     c->dealership);
+    rc = ops_lock_row(c,
+                      "e-mail",
+                      "SELECT status, direction FROM email_messages"
+                      " WHERE id = $1 AND dealership_id = $2 FOR UPDATE",
+                      id,
+                      &res,
+                      err);
     if (rc == 0) {
         ops_value(res, 0, e->status, sizeof(e->status));
         ops_value(res, 1, e->direction, sizeof(e->direction));

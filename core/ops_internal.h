@@ -121,6 +121,19 @@ int ops_query(struct ops_ctx *c,
               struct pg_result **res,
               struct deskdb_err *err) DESKDB_MUSTCHECK;
 
+/*
+ * Lock one row of this dealership: `sql` selects the wanted columns
+ * `WHERE id = $1 AND dealership_id = $2 FOR UPDATE`.  A missing row is
+ * DESKDB_ENOTFOUND, "<what> <id> not found in dealership <d>".  On success
+ * `*res` holds the row (PQclear() it).
+ */
+int ops_lock_row(struct ops_ctx *c,
+                 const char *what,
+                 const char *sql,
+                 const char *id,
+                 struct pg_result **res,
+                 struct deskdb_err *err) DESKDB_MUSTCHECK;
+
 /* SET LOCAL app.dealership_id for the rest of the transaction (through
  * set_config(..., true), parameterised). */
 int ops_tenant_enter(struct ops_ctx *c,

@@ -45,6 +45,33 @@ ops_query(struct ops_ctx *c,
     return rc;
 }
 
+int
+ops_lock_row(struct ops_ctx *c,
+             const char *what,
+             const char *sql,
+             const char *id,
+             struct pg_result **res,
+             struct deskdb_err *err)
+{
+    const char *params[] = {id, c->dealership};
+    char step[64];
+    int rc;
+
+    snprintf(step, sizeof(step), "lock %s", what);
+    rc = ops_query(c, step, sql, 2, params, res, err);
+    if (rc == 0 && PQntuples((PGresult *)*res) == 0) {
+        PQclear((PGresult *)*res);
+        *res = NULL;
+        rc = err_set(err,
+                     DESKDB_ENOTFOUND,
+                     "%s %s not found in dealership %s",
+                     what,
+                     id,
+                     c->dealership);
+    }
+    return rc;
+}
+
 void
 ops_value(const struct pg_result *res, int col, char *out, size_t size)
 {
