@@ -3,6 +3,8 @@
 #ifndef DESKDB_CMD_CMD_H
 #define DESKDB_CMD_CMD_H
 
+#include <stdbool.h>
+
 #include "core/err.h"
 
 /* Exit codes shared by every subcommand. */
@@ -30,6 +32,14 @@ struct config;
  * -1 on a missing value (already reported).
  */
 int cmd_parse_config_opt(int argc, char **argv, int *i, const char **path);
+
+/*
+ * The value of "--name VALUE" or "--name=VALUE" at argv[*i] (advancing *i
+ * past a separate value), or NULL if argv[*i] is another option; *bad is
+ * set, and the problem reported, when the value is missing.
+ */
+const char *
+cmd_option_value(int argc, char **argv, int *i, const char *name, bool *bad);
 
 /* Run the checks that modules make on their own sections (cron schedules,
  * time zones, job SQL, alert expressions); the first failure fills `err`

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Option and configuration handling shared by the subcommands. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,26 @@ cmd_parse_config_opt(int argc, char **argv, int *i, const char **path)
     }
     *path = argv[++*i];
     return 1;
+}
+
+const char *
+cmd_option_value(int argc, char **argv, int *i, const char *name, bool *bad)
+{
+    size_t len = strlen(name);
+    const char *a = argv[*i];
+
+    if (strncmp(a, name, len) != 0)
+        return NULL;
+    if (a[len] == '=')
+        return a + len + 1;
+    if (a[len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "deskdb %s: %s needs a value\n", argv[0], name);
+        *bad = true;
+        return NULL;
+    }
+    return argv[++*i];
 }
 
 struct config *

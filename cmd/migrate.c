@@ -61,28 +61,6 @@ parse_count(const char *what, const char *s, long min, long max)
     return v;
 }
 
-/* The value of "--name VALUE" or "--name=VALUE" at argv[*i], NULL if
- * argv[*i] is another option; *bad is set when the value is missing. */
-static const char *
-option_value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-    size_t len = strlen(name);
-    const char *a = argv[*i];
-
-    if (strncmp(a, name, len) != 0)
-        return NULL;
-    if (a[len] == '=')
-        return a + len + 1;
-    if (a[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "deskdb migrate: %s needs a value\n", name);
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int
 parse_positional(struct args *a, const char *s)
 {
@@ -127,9 +105,9 @@ parse_args(int argc, char **argv, struct args *a)
             continue;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             a->help = true;
-        } else if ((v = option_value(argc, argv, &i, "--dir", &bad))) {
+        } else if ((v = cmd_option_value(argc, argv, &i, "--dir", &bad))) {
             a->dir = v;
-        } else if ((v = option_value(argc, argv, &i, "--wait", &bad))) {
+        } else if ((v = cmd_option_value(argc, argv, &i, "--wait", &bad))) {
             long s = parse_count("--wait", v, 0, MAX_WAIT_SECONDS);
 
             if (s < 0)

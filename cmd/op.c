@@ -54,28 +54,6 @@ unknown_op(const char *name)
     fprintf(stderr, ")\n");
 }
 
-/* The value of "--name VALUE" or "--name=VALUE" at argv[*i], NULL if
- * argv[*i] is another option; *bad is set when the value is missing. */
-static const char *
-option_value(int argc, char **argv, int *i, const char *name, bool *bad)
-{
-    size_t len = strlen(name);
-    const char *a = argv[*i];
-
-    if (strncmp(a, name, len) != 0)
-        return NULL;
-    if (a[len] == '=')
-        return a + len + 1;
-    if (a[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "deskdb op: %s needs a value\n", name);
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int
 parse_option(int argc, char **argv, int *i, struct args *a)
 {
@@ -90,13 +68,14 @@ parse_option(int argc, char **argv, int *i, struct args *a)
         a->all_or_nothing = true;
         return 0;
     }
-    if ((v = option_value(argc, argv, i, "--input", &bad)) != NULL)
+    if ((v = cmd_option_value(argc, argv, i, "--input", &bad)) != NULL)
         a->input = v;
     else if (!bad &&
-             (v = option_value(argc, argv, i, "--dealership", &bad)) != NULL)
+             (v = cmd_option_value(argc, argv, i, "--dealership", &bad)) !=
+                 NULL)
         a->dealership = v;
     else if (!bad &&
-             (v = option_value(argc, argv, i, "--timeout", &bad)) != NULL)
+             (v = cmd_option_value(argc, argv, i, "--timeout", &bad)) != NULL)
         a->timeout = v;
     if (v != NULL)
         return 0;
