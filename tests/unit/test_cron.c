@@ -10,22 +10,11 @@
 
 #include <cmocka.h>
 
+#include "support/crontest.h"
+
 #include "jobs/cron.h"
 
 #define BIT(n) (UINT64_C(1) << (n))
-
-static struct cron_expr
-parse_ok(const char *text)
-{
-    struct cron_expr e;
-    struct deskdb_err err;
-    int column = -1;
-
-    if (cron_parse(text, &e, &column, &err) != 0)
-        fail_msg("\"%s\" rejected: %s", text, err.msg);
-    assert_int_equal(column, 0);
-    return e;
-}
 
 /* ---- parsing ---- */
 
@@ -35,7 +24,7 @@ test_parse_fields(void **state)
     struct cron_expr e;
 
     (void)state;
-    e = parse_ok("1,3-5,10-20/5 * * * *");
+    e = crontest_parse_ok("1,3-5,10-20/5 * * * *");
     assert_true(e.minute == (BIT(1) | BIT(3) | BIT(4) | BIT(5) | BIT(10) |
                              BIT(15) | BIT(20)));
     assert_false(e.minute_star);
@@ -43,42 +32,42 @@ test_parse_fields(void **state)
     assert_true(e.hour == 0xffffff && e.dom == 0xfffffffe &&
                 e.month == 0x1ffe && e.dow == 0x7f);
 
-    e = parse_ok("*/15 9-17 * * mon-fri");
+    e = crontest_parse_ok("*/15 9-17 * * mon-fri");
     assert_true(e.minute == (BIT(0) | BIT(15) | BIT(30) | BIT(45)));
     assert_true(e.minute_star);
     assert_true(e.hour == 0x3fe00);
     assert_true(e.dow == 0x3e && !e.dow_star);
 
-    e = parse_ok("5-59/20 0 * * *");
+    e = crontest_parse_ok("5-59/20 0 * * *");
     assert_true(e.minute == (BIT(5) | BIT(25) | BIT(45)));
 
     /* 0 and 7 are both Sunday; ranges through 7 wrap onto bit 0. */
-    assert_int_equal(parse_ok("0 0 * * 7").dow, 0x01);
-    assert_int_equal(parse_ok("0 0 * * 5-7").dow, 0x61);
-    assert_int_equal(parse_ok("0 0 * * 0-7").dow, 0x7f);
-    assert_int_equal(parse_ok("0 0 * * SAT,sun").dow, 0x41);
-    assert_int_equal(parse_ok("0 0 * * MON-FRI/2").dow, 0x2a);
-    assert_int_equal(parse_ok("0 0 * Jan,jul,DEC *").month,
+    assert_int_equal(crontest_parse_ok("0 0 * * 7").dow, 0x01);
+    assert_int_equal(crontest_parse_ok("0 0 * * 5-7").dow, 0x61);
+    assert_int_equal(crontest_parse_ok("0 0 * * 0-7").dow, 0x7f);
+    assert_int_equal(crontest_parse_ok("0 0 * * SAT,sun").dow, 0x41);
+    assert_int_equal(crontest_parse_ok("0 0 * * MON-FRI/2").dow, 0x2a);
+    assert_int_equal(crontest_parse_ok("0 0 * Jan,jul,DEC *").month,
                      BIT(1) | BIT(7) | BIT(12));
-    assert_int_equal(parse_ok("0 0 * feb-apr *").month,
+    assert_int_equal(crontest_parse_ok("0 0 * feb-apr *").month,
                      BIT(2) | BIT(3) | BIT(4));
-    assert_int_equal(parse_ok("*/60 * * * *").minute, BIT(0));
+    assert_int_equal(crontest_parse_ok("*/60 * * * *").minute, BIT(0));
 
     /* Blanks: tabs, runs of spaces, leading and trailing. */
-    e = parse_ok(" \t0\t 12  *\t* *  ");
+    e = crontest_parse_ok(" \t0\t 12  *\t* *  ");
     assert_true(e.minute == BIT(0) && e.hour == BIT(12));
 
     /* Last day of the month. */
-    e = parse_ok("0 0 L * *");
+    e = crontest_parse_ok("0 0 L * *");
     assert_true(e.dom_last && e.dom == 0 && !e.dom_star);
-    assert_true(parse_ok("0 0 $ * *").dom_last);
-    assert_true(parse_ok("0 0 l 2 *").dom_last);
+    assert_true(crontest_parse_ok("0 0 $ * *").dom_last);
+    assert_true(crontest_parse_ok("0 0 l 2 *").dom_last);
 
     /* Feb 29 exists; "30 2" with a restricted weekday is an OR, so it
      * fires on Mondays in February. */
-    parse_ok("0 0 29 2 *");
-    parse_ok("0 0 30 2 1");
-    parse_ok("0 0 31 * *");
+    crontest_parse_ok("0 0 29 2 *");
+    crontest_parse_ok("0 0 30 2 1");
+    crontest_parse_ok("0 0 31 * *");
 }
 
 static void
@@ -101,26 +90,26 @@ test_parse_macros(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct cron_expr a = parse_ok(cases[i].macro);
-        struct cron_expr b = parse_ok(cases[i].same_as);
+        struct cron_expr a = crontest_parse_ok(cases[i].macro);
+        struct cron_expr b = crontest_parse_ok(cases[i].same_as);
 
         assert_memory_equal(&a, &b, sizeof(a));
     }
-    e = parse_ok("@daily");
+    e = crontest_parse_ok("@daily");
     assert_true(cron_is_fixed_time(&e));
-    e = parse_ok("@hourly");
+    e = crontest_parse_ok("@hourly");
     assert_false(cron_is_fixed_time(&e));
 
-    e = parse_ok("@every 90s");
+    e = crontest_parse_ok("@every 90s");
     assert_int_equal(e.kind, CRON_KIND_EVERY);
     assert_int_equal(e.every_s, 90);
     assert_false(cron_is_fixed_time(&e));
-    assert_int_equal(parse_ok("@every 1h30m").every_s, 5400);
-    assert_int_equal(parse_ok("@EVERY   5m ").every_s, 300);
-    assert_int_equal(parse_ok("@every 1d2h3m4s").every_s, 93784);
-    assert_int_equal(parse_ok("@every 1s").every_s, 1);
-    assert_int_equal(parse_ok("@every 366d").every_s, 366 * 86400);
-    assert_int_equal(parse_ok("@every 90m").every_s, 5400);
+    assert_int_equal(crontest_parse_ok("@every 1h30m").every_s, 5400);
+    assert_int_equal(crontest_parse_ok("@EVERY   5m ").every_s, 300);
+    assert_int_equal(crontest_parse_ok("@every 1d2h3m4s").every_s, 93784);
+    assert_int_equal(crontest_parse_ok("@every 1s").every_s, 1);
+    assert_int_equal(crontest_parse_ok("@every 366d").every_s, 366 * 86400);
+    assert_int_equal(crontest_parse_ok("@every 90m").every_s, 5400);
 }
 
 struct bad_case {

@@ -10,56 +10,13 @@
 
 #include <cmocka.h>
 
+#include "support/crontest.h"
+
 #include "jobs/civil.h"
 #include "jobs/cron.h"
 #include "jobs/tz.h"
 
 #define BIT(n) (UINT64_C(1) << (n))
-
-static struct tz *
-load(const char *name)
-{
-    struct deskdb_err err;
-    struct tz *tz = tz_load_dir(TZ_DEFAULT_TZDIR, name, &err);
-
-    if (tz == NULL)
-        fail_msg("%s: %s (install tzdata: scripts/bootstrap)", name, err.msg);
-    return tz;
-}
-
-/* "YYYY-MM-DD HH:MM:SS" read as UTC. */
-static int64_t
-utc(const char *s)
-{
-    struct civil_time c = {0, 0, 0, 0, 0, 0};
-    long long y;
-
-    if (sscanf(s,
-               "%lld-%d-%d %d:%d:%d",
-               &y,
-               &c.month,
-               &c.day,
-               &c.hour,
-               &c.minute,
-               &c.second) != 6)
-        fail_msg("bad time literal %s", s);
-    c.year = y;
-    assert_true(civil_is_valid(&c));
-    return civil_to_seconds(&c);
-}
-
-static struct cron_expr
-parse_ok(const char *text)
-{
-    struct cron_expr e;
-    struct deskdb_err err;
-    int column = -1;
-
-    if (cron_parse(text, &e, &column, &err) != 0)
-        fail_msg("\"%s\" rejected: %s", text, err.msg);
-    assert_int_equal(column, 0);
-    return e;
-}
 
 /* ---- next fire times ---- */
 
@@ -295,9 +252,9 @@ test_next_table(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(next_cases) / sizeof(next_cases[0]); i++) {
         const struct next_case *c = &next_cases[i];
-        struct tz *tz = load(c->zone);
-        struct cron_expr e = parse_ok(c->expr);
-        int64_t t = utc(c->after);
+        struct tz *tz = crontest_zone(c->zone);
+        struct cron_expr e = crontest_parse_ok(c->expr);
+        int64_t t = crontest_utc(c->after);
 
         for (size_t k = 0; k < 7 && c->fires[k] != NULL; k++) {
             char buf[TZ_FORMAT_MAX];
@@ -325,7 +282,7 @@ test_next_table(void **state)
 static int
 count_fires(const struct tz *tz, const char *expr, int64_t from, int64_t to)
 {
-    struct cron_expr e = parse_ok(expr);
+    struct cron_expr e = crontest_parse_ok(expr);
     int64_t t = from - 1;
     int n = 0;
 
@@ -343,14 +300,14 @@ count_fires(const struct tz *tz, const char *expr, int64_t from, int64_t to)
 static void
 test_dst_day_counts(void **state)
 {
-    struct tz *ny = load("America/New_York");
-    struct tz *lh = load("Australia/Lord_Howe");
-    struct tz *scl = load("America/Santiago");
+    struct tz *ny = crontest_zone("America/New_York");
+    struct tz *lh = crontest_zone("Australia/Lord_Howe");
+    struct tz *scl = crontest_zone("America/Santiago");
     /* Local midnight to midnight: 23 h on 2025-03-09, 25 h on 2025-11-02. */
-    int64_t spring = utc("2025-03-09 05:00:00");
-    int64_t spring_end = utc("2025-03-10 04:00:00");
-    int64_t fall = utc("2025-11-02 04:00:00");
-    int64_t fall_end = utc("2025-11-03 05:00:00");
+    int64_t spring = crontest_utc("2025-03-09 05:00:00");
+    int64_t spring_end = crontest_utc("2025-03-10 04:00:00");
+    int64_t fall = crontest_utc("2025-11-02 04:00:00");
+    int64_t fall_end = crontest_utc("2025-11-03 05:00:00");
 
     (void)state;
     assert_int_equal(count_fires(ny, "30 2 * * *", spring, spring_end), 1);
@@ -368,30 +325,30 @@ test_dst_day_counts(void **state)
     /* Lord Howe, 2025-10-05 (23.5 h) and 2025-04-06 (24.5 h). */
     assert_int_equal(count_fires(lh,
                                  "15 2 * * *",
-                                 utc("2025-10-04 13:30:00"),
-                                 utc("2025-10-05 13:00:00")),
+                                 crontest_utc("2025-10-04 13:30:00"),
+                                 crontest_utc("2025-10-05 13:00:00")),
                      1);
     assert_int_equal(count_fires(lh,
                                  "*/15 * * * *",
-                                 utc("2025-10-04 13:30:00"),
-                                 utc("2025-10-05 13:00:00")),
+                                 crontest_utc("2025-10-04 13:30:00"),
+                                 crontest_utc("2025-10-05 13:00:00")),
                      94);
     assert_int_equal(count_fires(lh,
                                  "45 1 * * *",
-                                 utc("2025-04-05 13:00:00"),
-                                 utc("2025-04-06 13:30:00")),
+                                 crontest_utc("2025-04-05 13:00:00"),
+                                 crontest_utc("2025-04-06 13:30:00")),
                      1);
     assert_int_equal(count_fires(lh,
                                  "*/15 * * * *",
-                                 utc("2025-04-05 13:00:00"),
-                                 utc("2025-04-06 13:30:00")),
+                                 crontest_utc("2025-04-05 13:00:00"),
+                                 crontest_utc("2025-04-06 13:30:00")),
                      98);
     /* Santiago 2024-09-08 (local 01:00 to midnight, 23 h): midnight runs
      * once, at 01:00. */
     assert_int_equal(count_fires(scl,
                                  "0 0 * * *",
-                                 utc("2024-09-08 00:00:00"),
-                                 utc("2024-09-09 03:00:00")),
+                                 crontest_utc("2024-09-08 00:00:00"),
+                                 crontest_utc("2024-09-09 03:00:00")),
                      1);
     tz_destroy(ny);
     tz_destroy(lh);
@@ -401,31 +358,37 @@ test_dst_day_counts(void **state)
 static void
 test_never_and_limits(void **state)
 {
-    struct cron_expr e = parse_ok("0 0 29 2 */7"); /* Feb 29 on a Sunday */
-    struct cron_expr daily = parse_ok("@daily");
-    struct cron_expr every = parse_ok("@every 366d");
+    struct cron_expr e =
+        crontest_parse_ok("0 0 29 2 */7"); /* Feb 29 on a Sunday */
+    struct cron_expr daily = crontest_parse_ok("@daily");
+    struct cron_expr every = crontest_parse_ok("@every 366d");
     int64_t next = 0;
 
     (void)state;
-    assert_int_equal(cron_next(&e, NULL, utc("2025-01-01 00:00:00"), &next), 0);
-    assert_int_equal(next, utc("2032-02-29 00:00:00"));
+    assert_int_equal(
+        cron_next(&e, NULL, crontest_utc("2025-01-01 00:00:00"), &next),
+        0);
+    assert_int_equal(next, crontest_utc("2032-02-29 00:00:00"));
     /* The next one is 2060: beyond the 8-year search, so "never", and
      * *next is left alone. */
     next = 42;
-    assert_int_equal(cron_next(&e, NULL, utc("2032-03-01 00:00:00"), &next),
-                     DESKDB_ENOTFOUND);
+    assert_int_equal(
+        cron_next(&e, NULL, crontest_utc("2032-03-01 00:00:00"), &next),
+        DESKDB_ENOTFOUND);
     assert_int_equal(next, 42);
     /* The instant range. */
     assert_int_equal(cron_next(&daily, NULL, CRON_TIME_MAX + 1, &next),
                      DESKDB_EINVAL);
     assert_int_equal(cron_next(&daily, NULL, CRON_TIME_MIN - 1, &next),
                      DESKDB_EINVAL);
-    assert_int_equal(cron_next(&daily, NULL, utc("9999-12-31 00:00:00"), &next),
-                     DESKDB_ENOTFOUND);
+    assert_int_equal(
+        cron_next(&daily, NULL, crontest_utc("9999-12-31 00:00:00"), &next),
+        DESKDB_ENOTFOUND);
     assert_int_equal(cron_next(&daily, NULL, CRON_TIME_MIN, &next), 0);
     assert_int_equal(next, CRON_TIME_MIN + 86400);
-    assert_int_equal(cron_next(&every, NULL, utc("9999-12-01 00:00:00"), &next),
-                     DESKDB_ENOTFOUND);
+    assert_int_equal(
+        cron_next(&every, NULL, crontest_utc("9999-12-01 00:00:00"), &next),
+        DESKDB_ENOTFOUND);
     assert_int_equal(cron_next(&every, NULL, -1, &next), 0);
     assert_int_equal(next, 0);
 }
@@ -515,10 +478,10 @@ test_next_against_oracle(void **state)
 
     (void)state;
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
-        struct tz *tz = load(zones[z]);
+        struct tz *tz = crontest_zone(zones[z]);
 
         for (size_t k = 0; k < sizeof(exprs) / sizeof(exprs[0]); k++) {
-            struct cron_expr e = parse_ok(exprs[k]);
+            struct cron_expr e = crontest_parse_ok(exprs[k]);
 
             for (int round = 0; round < 12; round++) {
                 struct tz_info info;

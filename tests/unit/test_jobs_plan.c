@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "support/crontest.h"
+
 #include "jobs/civil.h"
 #include "jobs/cron.h"
 #include "jobs/plan.h"
@@ -43,25 +45,6 @@ fixed_rand(void *arg)
 {
     (void)arg;
     return rand_value;
-}
-
-static int64_t
-utc(const char *s)
-{
-    struct civil_time c = {0, 0, 0, 0, 0, 0};
-    long long y;
-
-    if (sscanf(s,
-               "%lld-%d-%d %d:%d:%d",
-               &y,
-               &c.month,
-               &c.day,
-               &c.hour,
-               &c.minute,
-               &c.second) != 6)
-        fail_msg("bad time literal %s", s);
-    c.year = y;
-    return civil_to_seconds(&c);
 }
 
 static void
@@ -189,7 +172,7 @@ static void
 test_every_minute_once(void **state)
 {
     struct sim s;
-    int64_t t0 = utc("2025-06-01 12:00:00");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00");
 
     (void)state;
     sim_init(&s,
@@ -214,7 +197,7 @@ static void
 test_delayed_tick(void **state)
 {
     struct sim s;
-    int64_t t0 = utc("2025-06-01 12:00:30");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:30");
 
     (void)state;
     sim_init(&s,
@@ -226,7 +209,8 @@ test_delayed_tick(void **state)
     sim_step(&s, t0);
     sim_step(&s, t0 + 70); /* 12:01:40 */
     assert_int_equal(count(&s, PLAN_START), 1);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-06-01 12:01:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-06-01 12:01:00"));
     sim_step(&s, t0 + 71);
     sim_step(&s, t0 + 89);
     assert_int_equal(count(&s, PLAN_START), 1);
@@ -247,7 +231,7 @@ static void
 test_clock_steps_back(void **state)
 {
     struct sim s;
-    int64_t t0 = utc("2025-06-01 12:00:00"), seen;
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00"), seen;
 
     (void)state;
     sim_init(&s,
@@ -284,7 +268,7 @@ static void
 test_every_interval(void **state)
 {
     struct sim s;
-    int64_t t0 = utc("2025-06-01 12:00:00");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00");
 
     (void)state;
     sim_init(&s,
@@ -313,7 +297,7 @@ test_every_interval(void **state)
 static void
 run_policy(struct sim *s, enum config_job_concurrency conc, int max)
 {
-    int64_t t0 = utc("2025-06-01 12:00:00");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00");
 
     sim_init(s, "* * * * *", NULL, conc, CONFIG_MISFIRE_RUN_ONCE);
     s->cfg.max_instances = max;
@@ -373,8 +357,9 @@ test_queue(void **state)
     a = start_n(&s, 1);
     assert_int_equal(a->trigger, PLAN_TRIGGER_QUEUED);
     /* Fire time 12:01 waited, and began when the first run ended. */
-    assert_int_equal(a->scheduled_for, utc("2025-06-01 12:01:00"));
-    assert_int_equal(a->start_at_ms / 1000, utc("2025-06-01 12:03:00"));
+    assert_int_equal(a->scheduled_for, crontest_utc("2025-06-01 12:01:00"));
+    assert_int_equal(a->start_at_ms / 1000,
+                     crontest_utc("2025-06-01 12:03:00"));
     assert_int_equal(count(&s, PLAN_START) + skipped(&s, PLAN_SKIP_OVERLAP) +
                          (s.j.pending ? 1 : 0),
                      20);
@@ -421,12 +406,12 @@ test_misfire_skip(void **state)
              CONFIG_MISFIRE_SKIP);
     plan_sync(&s.j,
               true,
-              utc("2025-06-01 09:00:00"),
-              utc("2025-06-01 12:30:00"));
-    sim_step(&s, utc("2025-06-01 12:30:00"));
+              crontest_utc("2025-06-01 09:00:00"),
+              crontest_utc("2025-06-01 12:30:00"));
+    sim_step(&s, crontest_utc("2025-06-01 12:30:00"));
     assert_int_equal(count(&s, PLAN_START), 0);
     assert_int_equal(skipped(&s, PLAN_SKIP_MISFIRE), 3);
-    sim_step(&s, utc("2025-06-01 13:00:00"));
+    sim_step(&s, crontest_utc("2025-06-01 13:00:00"));
     assert_int_equal(count(&s, PLAN_START), 1);
     assert_int_equal(start_n(&s, 0)->trigger, PLAN_TRIGGER_SCHEDULE);
     sim_fini(&s);
@@ -445,12 +430,16 @@ test_misfire_run_once(void **state)
              CONFIG_MISFIRE_RUN_ONCE);
     plan_sync(&s.j,
               true,
-              utc("2025-06-01 09:00:00"),
-              utc("2025-06-01 12:30:00"));
-    sim_run(&s, utc("2025-06-01 12:30:00"), utc("2025-06-01 12:40:00"), 1);
+              crontest_utc("2025-06-01 09:00:00"),
+              crontest_utc("2025-06-01 12:30:00"));
+    sim_run(&s,
+            crontest_utc("2025-06-01 12:30:00"),
+            crontest_utc("2025-06-01 12:40:00"),
+            1);
     assert_int_equal(count(&s, PLAN_START), 1);
     assert_int_equal(start_n(&s, 0)->trigger, PLAN_TRIGGER_CATCHUP);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-06-01 12:00:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-06-01 12:00:00"));
     assert_int_equal(skipped(&s, PLAN_SKIP_MISFIRE), 2);
     sim_fini(&s);
 
@@ -462,9 +451,9 @@ test_misfire_run_once(void **state)
              CONFIG_MISFIRE_RUN_ONCE);
     plan_sync(&s.j,
               true,
-              utc("2025-06-01 09:00:00"),
-              utc("2025-06-01 12:02:00"));
-    sim_step(&s, utc("2025-06-01 12:02:00"));
+              crontest_utc("2025-06-01 09:00:00"),
+              crontest_utc("2025-06-01 12:02:00"));
+    sim_step(&s, crontest_utc("2025-06-01 12:02:00"));
     assert_int_equal(count(&s, PLAN_START), 1);
     assert_int_equal(start_n(&s, 0)->trigger, PLAN_TRIGGER_SCHEDULE);
     assert_int_equal(skipped(&s, PLAN_SKIP_MISFIRE), 2);
@@ -483,10 +472,13 @@ test_first_start_no_catchup(void **state)
              NULL,
              CONFIG_CONCURRENCY_FORBID,
              CONFIG_MISFIRE_RUN_ONCE);
-    plan_sync(&s.j, false, 0, utc("2025-06-01 12:30:00"));
-    sim_run(&s, utc("2025-06-01 12:30:00"), utc("2025-06-01 12:59:59"), 30);
+    plan_sync(&s.j, false, 0, crontest_utc("2025-06-01 12:30:00"));
+    sim_run(&s,
+            crontest_utc("2025-06-01 12:30:00"),
+            crontest_utc("2025-06-01 12:59:59"),
+            30);
     assert_int_equal(s.n_acts, 0);
-    assert_int_equal(plan_next_fire(&s.j), utc("2025-06-01 13:00:00"));
+    assert_int_equal(plan_next_fire(&s.j), crontest_utc("2025-06-01 13:00:00"));
     sim_fini(&s);
 }
 
@@ -495,7 +487,7 @@ static void
 test_long_downtime(void **state)
 {
     struct sim s;
-    int64_t now = utc("2025-06-01 12:00:00");
+    int64_t now = crontest_utc("2025-06-01 12:00:00");
 
     (void)state;
     sim_init(&s,
@@ -519,10 +511,11 @@ test_long_downtime(void **state)
              NULL,
              CONFIG_CONCURRENCY_FORBID,
              CONFIG_MISFIRE_RUN_ONCE);
-    plan_sync(&s.j, true, utc("2015-06-01 03:00:00"), now);
+    plan_sync(&s.j, true, crontest_utc("2015-06-01 03:00:00"), now);
     sim_step(&s, now);
     assert_int_equal(count(&s, PLAN_START), 1);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-06-01 03:00:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-06-01 03:00:00"));
     assert_int_equal(skipped(&s, PLAN_SKIP_MISFIRE), 3653 - 1);
     sim_fini(&s);
 }
@@ -533,7 +526,7 @@ static void
 test_jitter(void **state)
 {
     struct sim s;
-    int64_t t0 = utc("2025-06-01 12:00:00");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00");
     const uint64_t draws[] = {0, 1, 9999, 10000, 10001, UINT64_MAX};
 
     (void)state;
@@ -579,26 +572,40 @@ test_dst_new_york(void **state)
     (void)state;
     /* Spring forward, 2025-03-09 02:00 EST -> 03:00 EDT: 02:30 does not
      * exist and runs once, when the clock jumps. */
-    dst_day(&s, "30 2 * * *", "America/New_York", utc("2025-03-09 04:00:00"));
+    dst_day(&s,
+            "30 2 * * *",
+            "America/New_York",
+            crontest_utc("2025-03-09 04:00:00"));
     assert_int_equal(count(&s, PLAN_START), 1);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-03-09 07:00:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-03-09 07:00:00"));
     sim_fini(&s);
     /* Fall back, 2025-11-02 02:00 EDT -> 01:00 EST: 01:30 happens twice
      * and runs once, the first time. */
-    dst_day(&s, "30 1 * * *", "America/New_York", utc("2025-11-02 04:00:00"));
+    dst_day(&s,
+            "30 1 * * *",
+            "America/New_York",
+            crontest_utc("2025-11-02 04:00:00"));
     assert_int_equal(count(&s, PLAN_START), 1);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-11-02 05:30:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-11-02 05:30:00"));
     sim_fini(&s);
     /* A wildcard job follows real time: both passes of the fold ... */
-    dst_day(&s, "*/30 * * * *", "America/New_York", utc("2025-11-02 04:00:00"));
+    dst_day(&s,
+            "*/30 * * * *",
+            "America/New_York",
+            crontest_utc("2025-11-02 04:00:00"));
     assert_int_equal(count(&s, PLAN_START), 26 * 2);
     sim_fini(&s);
     /* ... and no burst for the hour that spring skipped. */
-    dst_day(&s, "0 * * * *", "America/New_York", utc("2025-03-09 05:00:00"));
+    dst_day(&s,
+            "0 * * * *",
+            "America/New_York",
+            crontest_utc("2025-03-09 05:00:00"));
     assert_int_equal(start_n(&s, 0)->scheduled_for,
-                     utc("2025-03-09 06:00:00")); /* 01:00 EST */
+                     crontest_utc("2025-03-09 06:00:00")); /* 01:00 EST */
     assert_int_equal(start_n(&s, 1)->scheduled_for,
-                     utc("2025-03-09 07:00:00")); /* 03:00 EDT */
+                     crontest_utc("2025-03-09 07:00:00")); /* 03:00 EDT */
     assert_int_equal(count(&s, PLAN_START), 26);
     sim_fini(&s);
 }
@@ -614,18 +621,20 @@ test_dst_lord_howe(void **state)
     dst_day(&s,
             "15 2 * * *",
             "Australia/Lord_Howe",
-            utc("2025-10-04 12:00:00"));
+            crontest_utc("2025-10-04 12:00:00"));
     assert_int_equal(count(&s, PLAN_START), 1);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-10-04 15:30:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-10-04 15:30:00"));
     sim_fini(&s);
     /* 2025-04-06 02:00 +11 -> 01:30 +10:30: 01:45 happens twice and runs
      * once, at 01:45 +11. */
     dst_day(&s,
             "45 1 * * *",
             "Australia/Lord_Howe",
-            utc("2025-04-05 12:00:00"));
+            crontest_utc("2025-04-05 12:00:00"));
     assert_int_equal(count(&s, PLAN_START), 1);
-    assert_int_equal(start_n(&s, 0)->scheduled_for, utc("2025-04-05 14:45:00"));
+    assert_int_equal(start_n(&s, 0)->scheduled_for,
+                     crontest_utc("2025-04-05 14:45:00"));
     sim_fini(&s);
 }
 
@@ -635,7 +644,7 @@ static void
 test_unsync_and_drop(void **state)
 {
     struct sim s;
-    int64_t t0 = utc("2025-06-01 12:00:00");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00");
 
     (void)state;
     sim_init(&s,

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "support/crontest.h"
+
 #include "jobs/civil.h"
 #include "jobs/tz.h"
 
@@ -26,25 +28,6 @@ struct expect {
     int isdst;
     const char *abbr;
 };
-
-static struct tz *
-load(const char *name)
-{
-    struct deskdb_err err;
-    struct tz *tz = tz_load_dir(TZ_DEFAULT_TZDIR, name, &err);
-
-    if (tz == NULL)
-        fail_msg("%s: %s (install tzdata: scripts/bootstrap)", name, err.msg);
-    return tz;
-}
-
-static int64_t
-utc_of(int64_t y, int mo, int d, int h, int mi)
-{
-    struct civil_time c = {y, mo, d, h, mi, 0};
-
-    return civil_to_seconds(&c);
-}
 
 /* ---- civil time ---- */
 
@@ -75,7 +58,7 @@ test_civil_known_dates(void **state)
     assert_int_equal(civil_days_in_month(2025, 13), 0);
     civil_date_from_days(-719468, &y, &m, &d);
     assert_true(y == 0 && m == 3 && d == 1);
-    assert_int_equal(utc_of(2025, 3, 9, 7, 0), 1741503600);
+    assert_int_equal(crontest_utc_of(2025, 3, 9, 7, 0), 1741503600);
     assert_int_equal(civil_floor_div(-1, 60), -1);
     assert_int_equal(civil_floor_div(-60, 60), -1);
     assert_int_equal(civil_floor_div(59, 60), 0);
@@ -331,7 +314,7 @@ test_offsets_match_zdump(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(zdump_table) / sizeof(zdump_table[0]); i++) {
         const struct expect *e = &zdump_table[i];
-        struct tz *tz = load(e->zone);
+        struct tz *tz = crontest_zone(e->zone);
         struct tz_info info;
 
         tz_lookup(tz, e->utc, &info);
@@ -355,18 +338,18 @@ test_offsets_match_zdump(void **state)
 static void
 test_next_transition(void **state)
 {
-    struct tz *ny = load("America/New_York");
-    struct tz *london = load("Europe/London");
-    struct tz *kath = load("Asia/Kathmandu");
+    struct tz *ny = crontest_zone("America/New_York");
+    struct tz *london = crontest_zone("Europe/London");
+    struct tz *kath = crontest_zone("Asia/Kathmandu");
     struct tz_info info;
 
     (void)state;
-    tz_lookup(ny, utc_of(2025, 1, 1, 0, 0), &info);
+    tz_lookup(ny, crontest_utc_of(2025, 1, 1, 0, 0), &info);
     assert_int_equal(info.next_transition, 1741503600);
     tz_lookup(ny, 1741503600, &info);
     assert_int_equal(info.next_transition, 1762063200);
     /* From the footer rule: 2090-03-12 07:00 UTC. */
-    tz_lookup(ny, utc_of(2090, 1, 1, 0, 0), &info);
+    tz_lookup(ny, crontest_utc_of(2090, 1, 1, 0, 0), &info);
     assert_int_equal(info.next_transition, INT64_C(3792985200));
     /* An isdst-only change is a transition too. */
     tz_lookup(london, INT64_C(-37242001), &info);
@@ -424,7 +407,7 @@ test_local_to_utc(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(local_cases) / sizeof(local_cases[0]); i++) {
         const struct local_case *c = &local_cases[i];
-        struct tz *tz = load(c->zone);
+        struct tz *tz = crontest_zone(c->zone);
         int64_t cand[2] = {0, 0};
         int64_t gap_end = -1;
         int n = -1;
@@ -467,8 +450,8 @@ test_local_to_utc_rejects_invalid(void **state)
 static void
 test_local_high_water(void **state)
 {
-    struct tz *ny = load("America/New_York");
-    int64_t l_0159 = utc_of(2025, 11, 2, 1, 59) + 59;
+    struct tz *ny = crontest_zone("America/New_York");
+    int64_t l_0159 = crontest_utc_of(2025, 11, 2, 1, 59) + 59;
 
     (void)state;
     /* Normal time: the wall clock now. */
@@ -478,16 +461,16 @@ test_local_high_water(void **state)
     assert_int_equal(tz_local_high_water(ny, 1762064100), l_0159);
     /* 02:00 EST: caught up. */
     assert_int_equal(tz_local_high_water(ny, 1762066800),
-                     utc_of(2025, 11, 2, 2, 0));
+                     crontest_utc_of(2025, 11, 2, 2, 0));
     tz_destroy(ny);
 }
 
 static void
 test_format(void **state)
 {
-    struct tz *ny = load("America/New_York");
-    struct tz *kath = load("Asia/Kathmandu");
-    struct tz *lh = load("Australia/Lord_Howe");
+    struct tz *ny = crontest_zone("America/New_York");
+    struct tz *kath = crontest_zone("Asia/Kathmandu");
+    struct tz *lh = crontest_zone("Australia/Lord_Howe");
     char buf[TZ_FORMAT_MAX];
     char tiny[10];
 
@@ -530,7 +513,7 @@ test_extreme_instants(void **state)
 
     (void)state;
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
-        struct tz *tz = load(zones[z]);
+        struct tz *tz = crontest_zone(zones[z]);
         struct civil_time c;
         struct tz_info info;
         int64_t cand[2];
@@ -593,7 +576,7 @@ worker_run(void *arg)
 static void
 test_threads_share_a_zone(void **state)
 {
-    struct tz *tz = load("America/New_York");
+    struct tz *tz = crontest_zone("America/New_York");
     int64_t want = offset_sum(tz);
     pthread_t th[4];
     struct worker w[4];

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "support/crontest.h"
+
 #include "jobs/civil.h"
 #include "jobs/tz.h"
 
@@ -146,25 +148,6 @@ read_system_zone(const char *name, size_t *len)
     return buf;
 }
 
-static struct tz *
-load(const char *name)
-{
-    struct deskdb_err err;
-    struct tz *tz = tz_load_dir(TZ_DEFAULT_TZDIR, name, &err);
-
-    if (tz == NULL)
-        fail_msg("%s: %s (install tzdata: scripts/bootstrap)", name, err.msg);
-    return tz;
-}
-
-static int64_t
-utc_of(int64_t y, int mo, int d, int h, int mi)
-{
-    struct civil_time c = {y, mo, d, h, mi, 0};
-
-    return civil_to_seconds(&c);
-}
-
 /* ---- POSIX TZ footer rules (zdump on the same strings) ---- */
 
 static const struct expect rule_table[] = {
@@ -252,12 +235,13 @@ test_footer_matches_table(void **state)
     /* The New York file's footer must agree with its own table where both
      * apply (2007-2037), and a footer-only zone must agree with the file. */
     struct deskdb_err err;
-    struct tz *ny = load("America/New_York");
+    struct tz *ny = crontest_zone("America/New_York");
     struct tz *rule = footer_zone("EST5EDT,M3.2.0,M11.1.0", &err);
 
     (void)state;
     assert_non_null(rule);
-    for (int64_t t = utc_of(2008, 1, 1, 0, 0); t < utc_of(2100, 1, 1, 0, 0);
+    for (int64_t t = crontest_utc_of(2008, 1, 1, 0, 0);
+         t < crontest_utc_of(2100, 1, 1, 0, 0);
          t += 3 * 3600 + 17) {
         if (tz_offset_at(ny, t) != tz_offset_at(rule, t))
             fail_msg("differs at %lld", (long long)t);
@@ -277,10 +261,11 @@ test_permanent_dst_rule(void **state)
 
     (void)state;
     assert_non_null(tz);
-    for (int64_t t = utc_of(2030, 1, 1, 0, 0); t < utc_of(2036, 1, 1, 0, 0);
+    for (int64_t t = crontest_utc_of(2030, 1, 1, 0, 0);
+         t < crontest_utc_of(2036, 1, 1, 0, 0);
          t += 1800)
         assert_int_equal(tz_offset_at(tz, t), -14400);
-    tz_lookup(tz, utc_of(2031, 12, 31, 23, 0), &info);
+    tz_lookup(tz, crontest_utc_of(2031, 12, 31, 23, 0), &info);
     assert_int_equal(info.next_transition, INT64_MAX);
     tz_destroy(tz);
 }
