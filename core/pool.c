@@ -19,8 +19,9 @@
  * after a full-jitter sleep of 50 ms .. 1 s. */
 #define ACQUIRE_RETRY_BASE_MS 50
 #define ACQUIRE_RETRY_CAP_MS  1000
-/* Longest a checkout validation ping may take. */
+/* Longest and shortest time a checkout validation ping may take. */
 #define CHECKOUT_PING_MAX_NS (2000 * NS_PER_MS)
+#define CHECKOUT_PING_MIN_NS (1 * NS_PER_MS)
 /* pool_destroy(): shutdown deadline, then the wait for aborted holders. */
 #define DESTROY_SHUTDOWN_MS 5000
 #define DESTROY_DRAIN_NS    (1000 * NS_PER_MS)
@@ -480,6 +481,12 @@ checkout_valid(struct pool *p, struct acquire *a)
     limit = p->cfg.connect_timeout_ms * NS_PER_MS;
     if (limit > CHECKOUT_PING_MAX_NS)
         limit = CHECKOUT_PING_MAX_NS;
+    /* The ping is part of the caller's wait: it ends by the acquire
+     * deadline (a loopback round trip takes ~50 us, hence the 1 ms floor). */
+    if (limit > a->deadline_ns - now)
+        limit = a->deadline_ns - now;
+    if (limit < CHECKOUT_PING_MIN_NS)
+        limit = CHECKOUT_PING_MIN_NS;
     return pool_conn_ping(c, limit, NULL) == 0;
 }
 

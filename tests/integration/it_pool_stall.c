@@ -97,6 +97,54 @@ test_stalled_backend_is_caught_by_the_deadline(void **state)
     metrics_destroy(m);
 }
 
+/* A checkout that must validate an idle connection whose backend stalled
+ * still ends by the acquire timeout (the validation ping is bounded by
+ * it), and the stalled connection is discarded. */
+static void
+test_stalled_idle_connection_within_acquire_timeout(void **state)
+{
+    struct config_database db;
+    struct config_pool cfg;
+    char app[64];
+    struct pool *p;
+    struct pool_conn *c = NULL;
+    struct deskdb_err err;
+    struct pool_stats st;
+    int64_t t0, took;
+    int pid;
+    int rc;
+
+    (void)state;
+    pooltest_config(&db, &cfg, "stallidle", app);
+    cfg.min = 0;
+    cfg.max = 1;
+    cfg.health_check_interval_ms = 3600 * 1000; /* no janitor validation */
+    p = pool_create(&db, &cfg, NULL, NULL, &err);
+    assert_non_null(p);
+    assert_int_equal(pool_acquire(p, &c, &err), 0);
+    pid = pid_of(c);
+    pool_release(p, c);
+    /* Idle long enough that the next checkout validates it. */
+    pooltest_sleep_ms(1200);
+    test_backend_stop(pid);
+
+    t0 = pooltest_ms();
+    rc = pool_acquire_timeout(p, &c, 300, &err);
+    took = pooltest_ms() - t0;
+    if (took >= 1500)
+        fail_msg("acquire with a 300 ms timeout took %lld ms", (long long)took);
+    if (rc == 0) {
+        assert_true(pid_of(c) != pid);
+        pool_release(p, c);
+    } else {
+        /* out of time, while waiting or while connecting a replacement */
+        assert_true(rc == DESKDB_ETIMEOUT || rc == DESKDB_ECONN);
+    }
+    pool_snapshot(p, &st);
+    assert_int_equal(st.validation_failures, 1);
+    pool_destroy(p);
+}
+
 static int
 stall_txn(struct txn *t, void *arg, struct deskdb_err *err)
 {
@@ -148,6 +196,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(
             test_stalled_backend_is_caught_by_the_deadline,
+            teardown),
+        cmocka_unit_test_teardown(
+            test_stalled_idle_connection_within_acquire_timeout,
             teardown),
         cmocka_unit_test_teardown(
             test_stall_inside_a_transaction_is_not_retried,
