@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
 
@@ -159,6 +160,17 @@ int pool_query_single(struct pool_conn *conn,
                       const char *const *params,
                       struct pg_result **res,
                       struct deskdb_err *err) DESKDB_MUSTCHECK;
+
+/*
+ * Append "SELECT set_config($1, $2, L), set_config($3, $4, L), ..." to
+ * `sql` for `n_pairs` name/value parameter pairs, L being true for
+ * transaction-local settings (SET LOCAL) and false for the session.
+ * Settings travel as parameters, never spliced into the text.  Returns 0
+ * or the buffer's error.
+ */
+struct buf;
+int
+pool_set_config_sql(struct buf *sql, int n_pairs, bool local) DESKDB_MUSTCHECK;
 
 /* pool_query() without parameters or a result. */
 int pool_exec(struct pool_conn *conn,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/pool_internal.h"
 #include "core/querylog.h"
@@ -617,6 +618,21 @@ pool_query_single(struct pool_conn *c,
                   struct deskdb_err *err)
 {
     return query_flags(c, sql, nparams, params, POOL_RUN_EXTENDED, res, err);
+}
+
+int
+pool_set_config_sql(struct buf *sql, int n_pairs, bool local)
+{
+    int rc = buf_puts(sql, "SELECT");
+
+    for (int i = 0; rc == 0 && i < n_pairs; i++)
+        rc = buf_printf(sql,
+                        "%s set_config($%d, $%d, %s)",
+                        i > 0 ? "," : "",
+                        2 * i + 1,
+                        2 * i + 2,
+                        local ? "true" : "false");
+    return rc;
 }
 
 void

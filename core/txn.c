@@ -232,13 +232,7 @@ set_locals(struct txn *t, struct deskdb_err *err)
         params[n++] = o->settings[i].key;
         params[n++] = o->settings[i].value;
     }
-    rc = buf_puts(&sql, "SELECT");
-    for (int i = 0; rc == 0 && i < n; i += 2)
-        rc = buf_printf(&sql,
-                        "%s set_config($%d, $%d, true)",
-                        i > 0 ? "," : "",
-                        i + 1,
-                        i + 2);
+    rc = pool_set_config_sql(&sql, n / 2, true);
     if (rc != 0) {
         rc = err_set(err, DESKDB_ENOMEM, "transaction: out of memory");
         goto out;

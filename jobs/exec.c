@@ -167,14 +167,7 @@ exec_set_config(struct exec_ctx *x,
         params[k++] = job->settings[i].key;
         params[k++] = job->settings[i].value;
     }
-    rc = buf_puts(&sql, "SELECT");
-    for (int i = 0; rc == 0 && i < k; i += 2)
-        rc = buf_printf(&sql,
-                        "%s set_config($%d, $%d, %s)",
-                        i > 0 ? "," : "",
-                        i + 1,
-                        i + 2,
-                        local ? "true" : "false");
+    rc = pool_set_config_sql(&sql, k / 2, local);
     if (rc != 0) {
         rc = err_set(err, DESKDB_ENOMEM, "out of memory");
         goto out;
