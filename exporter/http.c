@@ -540,8 +540,14 @@ start_listener(struct http_server *srv,
     rc = http_listener_bind(l, err);
     if (rc != DESKDB_OK)
         return rc;
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) ? MHD_USE_EPOLL
-                                                         : MHD_USE_POLL;
+    /* poll(), not epoll: libmicrohttpd's epoll loop removes the listening
+     * socket from its epoll set when at the connection limit or quiesced
+     * without holding a lock, and aborts the whole process when
+     * MHD_quiesce_daemon() wins that race (daemon.c "Failed to remove
+     * listen FD from epoll set"). Its poll() loop just leaves the socket
+     * out of the next poll set. At an exporter's connection counts the
+     * difference in cost does not show. */
+    flags |= MHD_USE_POLL;
     if (srv->tls_cert != NULL)
         flags |= MHD_USE_TLS;
     n = base_options(srv, opts);

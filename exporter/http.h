@@ -95,7 +95,7 @@ typedef bool (*http_ready_fn)(void *arg);
 struct http_server;
 
 /*
- * Limits, per listen address: HTTP_THREADS worker threads (epoll), at most
+ * Limits, per listen address: HTTP_THREADS worker threads (poll), at most
  * http.max_connections connections (more wait in the kernel's listen
  * backlog: libmicrohttpd 0.9.75 stops accepting rather than refusing),
  * http.connection_memory_limit bytes per connection for the request line

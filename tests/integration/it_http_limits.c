@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The HTTP server under hostile or heavy clients on 127.0.0.1: malformed
  * requests, a slow client, many clients, the connection limit, and a
- * graceful stop with a request in flight.
+ * graceful stop with a request in flight, and a stop while clients churn.
  * ctest-labels: concurrency */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,55 @@ test_graceful_stop(void **state)
     test_http_server_fini(&t);
 }
 
+struct churn {
+    int port;
+    _Atomic bool stop;
+};
+
+/* Opens and drops connections as fast as it can, so the server keeps
+ * crossing its connection limit while it is being stopped. */
+static void *
+churn_thread(void *arg)
+{
+    struct churn *c = arg;
+
+    while (!atomic_load(&c->stop)) {
+        int fd = test_raw_connect(c->port);
+
+        if (fd >= 0)
+            close(fd);
+    }
+    return NULL;
+}
+
+/* libmicrohttpd's epoll loop aborts the process when a quiesce races its
+ * own "at the connection limit" removal of the listening socket; the
+ * server must stop cleanly however busy the listener is. */
+static void
+test_stop_while_clients_churn(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 40; round++) {
+        struct test_http_server t;
+        struct churn c;
+        pthread_t th[3];
+
+        test_http_server_init(&t, "127.0.0.1:0");
+        t.cfg.max_connections = 2;
+        test_http_server_start(&t);
+        c.port = t.port;
+        atomic_init(&c.stop, false);
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, churn_thread, &c), 0);
+        nanosleep(&five_ms, NULL);
+        http_server_stop(t.srv, 1000);
+        atomic_store(&c.stop, true);
+        for (size_t i = 0; i < 3; i++)
+            pthread_join(th[i], NULL);
+        test_http_server_fini(&t);
+    }
+}
+
 int
 main(void)
 {
@@ -312,6 +362,7 @@ main(void)
         cmocka_unit_test(test_many_concurrent_clients),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_stop_while_clients_churn),
     };
 
     signal(SIGPIPE, SIG_IGN);
