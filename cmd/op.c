@@ -126,7 +126,7 @@ make_options(const struct args *a,
     struct deskdb_err err;
     int64_t ms;
 
-    ops_options_from_config(&cfg->transactions, o);
+    ops_options_from_config(cfg, o);
     o->dealership = a->dealership;
     o->all_or_nothing = a->all_or_nothing;
     if (a->timeout == NULL)

@@ -122,6 +122,10 @@ enum config_log_level {
     CONFIG_LOG_DEBUG,
 };
 
+struct config_operations {
+    char *notify_channel; /* NOTIFY channel of e-mail status changes, NULL */
+};
+
 struct config_log {
     enum config_log_level level;   /* default info */
     enum config_log_format format; /* default logfmt */
@@ -144,6 +148,7 @@ struct config {
     struct config_collectors collectors;
     struct config_jobs *jobs;
     struct config_alerts *alerts;
+    struct config_operations operations;
     struct config_log log;
 };
 

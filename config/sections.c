@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The key tables of database:, pool:, transactions:, http:, collectors:
- * and log:, their cross-field checks, and the top-level table. */
+/* The key tables of database:, pool:, transactions:, http:, collectors:,
+ * operations: and log:, their cross-field checks, and the top-level table. */
 #include <string.h>
 
 #include "config/config_internal.h"
@@ -397,6 +397,20 @@ static const struct cfg_section log_section = {
     .pos_off = CFG_NO_POS,
 };
 
+/* ---- operations --------------------------------------------------------- */
+
+static const struct cfg_field operations_fields[] = {
+    {CFG_STR_("notify_channel", struct config_operations, notify_channel, NULL),
+     .valid = cfg_valid_identifier},
+    {0},
+};
+
+static const struct cfg_section operations_section = {
+    .name = "operations",
+    .fields = operations_fields,
+    .pos_off = CFG_NO_POS,
+};
+
 /* ---- the file ----------------------------------------------------------- */
 
 static const struct cfg_field config_fields[] = {
@@ -413,6 +427,10 @@ static const struct cfg_field config_fields[] = {
                   &collectors_section)},
     {CFG_SECTION_PTR_("jobs", struct config, jobs, &cfg_jobs_section)},
     {CFG_SECTION_PTR_("alerts", struct config, alerts, &cfg_alerts_section)},
+    {CFG_SECTION_("operations",
+                  struct config,
+                  operations,
+                  &operations_section)},
     {CFG_SECTION_("log", struct config, log, &log_section)},
     {0},
 };

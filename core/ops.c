@@ -41,12 +41,12 @@ ops_name(const struct ops_op *op)
 }
 
 void
-ops_options_from_config(const struct config_transactions *cfg,
-                        struct ops_options *out)
+ops_options_from_config(const struct config *cfg, struct ops_options *out)
 {
     memset(out, 0, sizeof(*out));
-    txn_options_from_config(cfg, &out->txn);
+    txn_options_from_config(&cfg->transactions, &out->txn);
     out->txn.isolation = CONFIG_ISOLATION_READ_COMMITTED;
+    out->notify_channel = cfg->operations.notify_channel;
 }
 
 const char *
@@ -146,6 +146,7 @@ ops_record_prepare(struct ops_record *r,
 int
 ops_record_exec(struct ops_record *r,
                 const struct ops_op *op,
+                const struct ops_options *opt,
                 struct txn *t,
                 struct deskdb_err *err)
 {
@@ -155,6 +156,7 @@ ops_record_exec(struct ops_record *r,
         .dealership = ops_str(r->in, "dealership_id"),
         .external_id = ops_str(r->in, "external_id"),
         .actor = ops_str(r->in, "actor_id"),
+        .notify_channel = opt->notify_channel,
     };
     json_t *stored = NULL;
     int rc;
@@ -276,6 +278,7 @@ ops_record_line(const struct ops_record *r)
 struct apply_arg {
     struct ops_record *r;
     const struct ops_op *op;
+    const struct ops_options *opt;
 };
 
 static int
@@ -283,7 +286,7 @@ apply_txn(struct txn *t, void *arg, struct deskdb_err *err)
 {
     struct apply_arg *a = arg;
 
-    return ops_record_exec(a->r, a->op, t, err);
+    return ops_record_exec(a->r, a->op, a->opt, t, err);
 }
 
 int
@@ -298,7 +301,7 @@ ops_apply(struct pool *pool,
           struct deskdb_err *err)
 {
     struct ops_record r;
-    struct apply_arg a = {&r, op};
+    struct apply_arg a = {&r, op, opt};
     struct deskdb_err e;
     int rc;
 

@@ -45,17 +45,20 @@ struct ops_options {
     /* The whole input is one transaction: one failure and nothing of it
      * is applied. */
     bool all_or_nothing;
+    /* update_email_status sends a NOTIFY on this channel for each status
+     * it changes (delivered on commit only).  NULL: none. */
+    const char *notify_channel;
 };
 
 /*
- * Options from the `transactions:` section: its retries, backoff and
- * timeout, but always READ COMMITTED.  The operations serialise what
+ * Options from the configuration: the retries, backoff and timeout of
+ * `transactions:`, but always READ COMMITTED, and the notification channel
+ * of `operations:` (borrowed from `cfg`).  The operations serialise what
  * must be serialised with row locks (the per-dealership sequence row, the
  * vehicle, the deal, the e-mail, the ledger key); SERIALIZABLE would add
  * nothing but 40001 retries on the sequence row.
  */
-void ops_options_from_config(const struct config_transactions *cfg,
-                             struct ops_options *out);
+void ops_options_from_config(const struct config *cfg, struct ops_options *out);
 
 /* What happened to one record. */
 enum ops_status {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* update_email_status: a status change allowed by the e-mail life cycle,
- * with its audit entry, in one transaction. */
+ * with its audit entry and, when operations.notify_channel is set, a
+ * NOTIFY, in one transaction. */
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/ops_internal.h"
@@ -122,6 +124,48 @@ email_set_status(struct ops_ctx *c,
                      err);
 }
 
+/* The "trigger notifications" step: NOTIFY is transactional, so listeners
+ * hear of the change when it commits and never of one rolled back. */
+static int
+email_notify(struct ops_ctx *c,
+             const char *id,
+             const char *from,
+             const char *to,
+             struct deskdb_err *err)
+{
+    const char *params[2];
+    json_t *payload;
+    char *text;
+    int rc;
+
+    payload = json_pack("{s:s, s:s, s:s, s:s, s:s?}",
+                        "email_id",
+                        id,
+                        "dealership_id",
+                        c->dealership,
+                        "status",
+                        to,
+                        "previous_status",
+                        from,
+                        "actor_id",
+                        c->actor);
+    text = payload != NULL ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(payload);
+    if (text == NULL)
+        return err_set(err, DESKDB_ENOMEM, "notify: out of memory");
+    params[0] = c->notify_channel;
+    params[1] = text;
+    rc = ops_query(c,
+                   "notify e-mail status",
+                   "SELECT pg_notify($1, $2)",
+                   2,
+                   params,
+                   NULL,
+                   err);
+    free(text);
+    return rc;
+}
+
 static int
 update_email_status_run(struct ops_ctx *c, struct deskdb_err *err)
 {
@@ -158,6 +202,8 @@ update_email_status_run(struct ops_ctx *c, struct deskdb_err *err)
                        c->actor,
                        json_pack("{s:s, s:s}", "from", e.status, "to", status),
                        err);
+    if (changed && rc == 0 && c->notify_channel != NULL)
+        rc = email_notify(c, id, e.status, status, err);
     if (rc != 0)
         return rc;
     c->result = json_pack("{s:{s:s, s:s, s:s}, s:b}",

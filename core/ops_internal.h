@@ -66,11 +66,12 @@ const char *ops_num(const json_t *obj, const char *key, char buf[OPS_NUM_MAX]);
 /* One record while it runs inside a transaction. */
 struct ops_ctx {
     struct txn *t;
-    const json_t *in;        /* the validated input object */
-    const char *dealership;  /* in["dealership_id"] */
-    const char *external_id; /* in["external_id"], NULL if absent */
-    const char *actor;       /* in["actor_id"], NULL if absent */
-    json_t *result;          /* what run() built; owned by the record */
+    const json_t *in;           /* the validated input object */
+    const char *dealership;     /* in["dealership_id"] */
+    const char *external_id;    /* in["external_id"], NULL if absent */
+    const char *actor;          /* in["actor_id"], NULL if absent */
+    const char *notify_channel; /* ops_options.notify_channel */
+    json_t *result;             /* what run() built; owned by the record */
 };
 
 struct ops_op {
@@ -249,6 +250,7 @@ int ops_record_prepare(struct ops_record *r,
  * ledger result.  Sets r->status and r->result on success. */
 int ops_record_exec(struct ops_record *r,
                     const struct ops_op *op,
+                    const struct ops_options *opt,
                     struct txn *t,
                     struct deskdb_err *err);
 

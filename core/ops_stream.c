@@ -171,6 +171,7 @@ struct each {
 struct each_record {
     struct ops_record r;
     const struct ops_op *op;
+    const struct ops_options *opt;
 };
 
 static int
@@ -178,7 +179,7 @@ each_txn(struct txn *t, void *arg, struct deskdb_err *err)
 {
     struct each_record *er = arg;
 
-    return ops_record_exec(&er->r, er->op, t, err);
+    return ops_record_exec(&er->r, er->op, er->opt, t, err);
 }
 
 static void
@@ -200,6 +201,7 @@ each_one(struct each *e, struct each_record *er, const struct reader *rd)
     }
     err_clear(&err);
     er->op = e->op;
+    er->opt = e->opt;
     rc = txn_run(e->pool, &e->opt->txn, each_txn, er, &err);
     if (rc == 0)
         return;
@@ -349,7 +351,7 @@ all_txn(struct txn *t, void *arg, struct deskdb_err *err)
                                 a->text.len,
                                 line);
         if (rc == 0)
-            rc = ops_record_exec(&r, a->op, t, err);
+            rc = ops_record_exec(&r, a->op, a->opt, t, err);
         else
             *err = r.err;
         if (rc != 0) {

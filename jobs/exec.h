@@ -35,8 +35,8 @@ struct exec_run {
     struct pool *pool;
     const struct jobdef *def;
     const char *instance;
-    const struct clock *clock;                 /* realtime stamps of the run */
-    const struct config_transactions *txn_cfg; /* import: retries */
+    const struct clock *clock; /* realtime stamps of the run */
+    const struct config *cfg;  /* import: transactions:, operations: */
     int64_t scheduled_for_us;
     enum plan_trigger trigger;
     backoff_rand_fn rand; /* NULL: backoff_rand_system */

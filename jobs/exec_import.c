@@ -294,7 +294,7 @@ exec_import(struct exec_ctx *x, struct deskdb_err *err)
                        DESKDB_EINVAL,
                        "unknown operation %s",
                        config_import_operation_name(job->import.operation));
-    ops_options_from_config(x->r->txn_cfg, &im.opt);
+    ops_options_from_config(x->r->cfg, &im.opt);
     rc = list_inbox(im.inbox, &names, &n, err);
     if (rc == 0 && n > 0)
         rc = ensure_dir(im.inbox, "done", im.done, err);

@@ -36,7 +36,7 @@ new_run(struct scheduler *s, const struct plan_action *a)
     r->exec.def = &j->def;
     r->exec.instance = s->instance;
     r->exec.clock = &s->clock;
-    r->exec.txn_cfg = &s->cfg->transactions;
+    r->exec.cfg = s->cfg;
     r->exec.trigger = a->trigger;
     r->exec.scheduled_for_us = a->scheduled_for * 1000000;
     return r;

@@ -372,7 +372,7 @@ scheduler_run_now(struct scheduler *s, const char *name, struct deskdb_err *err)
     r->exec.def = &j->def;
     r->exec.instance = s->instance;
     r->exec.clock = &s->clock;
-    r->exec.txn_cfg = &s->cfg->transactions;
+    r->exec.cfg = s->cfg;
     r->exec.trigger = PLAN_TRIGGER_MANUAL;
     r->exec.scheduled_for_us = clock_real(&s->clock) / 1000;
     pthread_mutex_lock(&s->mu);

@@ -3,10 +3,11 @@
  * role) and without it (a superuser): references into another dealership
  * are refused and its rows are neither written nor locked; a forged
  * dealership_id is refused.  And the behaviour of attach_customer,
- * register_user, update_email_status and next_sequence. */
+ * register_user, update_email_status (and its NOTIFY) and next_sequence. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +498,112 @@ test_update_email_status(void **state)
                      audit0 + 8);
 }
 
+/* The next notification on `conn` within `timeout_ms`, or NULL. */
+static PGnotify *
+next_notify(PGconn *conn, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    PGnotify *n;
+
+    for (int waited = 0;; waited += 50) {
+        assert_int_equal(PQconsumeInput(conn), 1);
+        n = PQnotifies(conn);
+        if (n != NULL || waited >= timeout_ms)
+            return n;
+        (void)poll(&pfd, 1, 50);
+    }
+}
+
+static char *
+email_input(const char *id, const char *status)
+{
+    char *in = NULL;
+
+    assert_true(asprintf(&in,
+                         "{\"dealership_id\":\"" B "\",\"email_id\":\"%s\","
+                         "\"status\":\"%s\"}",
+                         id,
+                         status) > 0);
+    return in;
+}
+
+/* With operations.notify_channel set, each status change sends a NOTIFY
+ * that listeners receive once it commits: not for a repeated status, not
+ * for a change rolled back, and not when no channel is configured. */
+static void
+test_email_status_change_notifies_on_commit(void **state)
+{
+    struct ops_options o = opstest_options();
+    PGconn *listener = test_db_connect(&fx.db);
+    char *in = email_input(MAIL_B, "queued");
+    struct ops_summary sum;
+    PGresult *res;
+    PGnotify *n;
+    json_t *r, *payload;
+    char *text;
+    int rc;
+
+    (void)state;
+    res = PQexec(listener, "LISTEN deskdb_email_status");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    o.notify_channel = "deskdb_email_status";
+
+    r = opstest_apply(fx.app, "update_email_status", &o, in, &rc);
+    assert_int_equal(rc, 0);
+    json_decref(r);
+    n = next_notify(listener, 5000);
+    assert_non_null(n);
+    assert_string_equal(n->relname, "deskdb_email_status");
+    payload = json_loads(n->extra, 0, NULL);
+    assert_non_null(payload);
+    assert_string_equal(opstest_get(payload, "email_id"), MAIL_B);
+    assert_string_equal(opstest_get(payload, "dealership_id"), B);
+    assert_string_equal(opstest_get(payload, "status"), "queued");
+    assert_string_equal(opstest_get(payload, "previous_status"), "draft");
+    assert_true(json_is_null(json_object_get(payload, "actor_id")));
+    json_decref(payload);
+    PQfreemem(n);
+
+    /* The same status again changes nothing and says nothing. */
+    r = opstest_apply(fx.app, "update_email_status", &o, in, &rc);
+    assert_int_equal(rc, 0);
+    json_decref(r);
+    free(in);
+    assert_null(next_notify(listener, 300));
+
+    /* queued -> sending, then sending -> draft is refused: the whole input
+     * rolls back, and so does its notification. */
+    o.all_or_nothing = true;
+    in = NULL;
+    assert_true(asprintf(&in,
+                         "{\"dealership_id\":\"" B "\",\"email_id\":\"" MAIL_B
+                         "\",\"status\":\"sending\"}\n"
+                         "{\"dealership_id\":\"" B "\",\"email_id\":\"" MAIL_B
+                         "\",\"status\":\"draft\"}\n") > 0);
+    text = opstest_stream(fx.app, "update_email_status", &o, in, &sum);
+    free(in);
+    free(text);
+    assert_int_equal(sum.failed, 1);
+    assert_int_equal(sum.applied, 0);
+    assert_null(next_notify(listener, 300));
+
+    /* No channel, no NOTIFY. */
+    o.all_or_nothing = false;
+    o.notify_channel = NULL;
+    in = email_input(MAIL_B, "sending");
+    r = opstest_apply(fx.app, "update_email_status", &o, in, &rc);
+    assert_int_equal(rc, 0);
+    json_decref(r);
+    free(in);
+    assert_null(next_notify(listener, 300));
+    assert_int_equal(opstest_int(&fx,
+                                 "SELECT count(*) FROM email_messages WHERE id"
+                                 " = '" MAIL_B "' AND status = 'sending'"),
+                     1);
+    PQfinish(listener);
+}
+
 static void
 test_next_sequence(void **state)
 {
@@ -548,6 +655,7 @@ main(void)
         cmocka_unit_test(test_attach_customer),
         cmocka_unit_test(test_register_user),
         cmocka_unit_test(test_update_email_status),
+        cmocka_unit_test(test_email_status_change_notifies_on_commit),
         cmocka_unit_test(test_next_sequence),
     };
 
