@@ -65,6 +65,18 @@ void metrics_family_set_max_series(struct metric_family *f, size_t max);
 struct metric *metric_series(struct metric_family *f,
                              const char *const *label_values);
 
+/*
+ * Take series `s` out of its family: snapshots no longer show it, it no
+ * longer counts against the family's cap, and metric_series() with the
+ * same label values creates a new series (starting from zero).  For a
+ * label value that stopped existing (a job removed by a reload).  The
+ * pointer stays valid until metrics_destroy(): updates through it are
+ * accepted and shown nowhere, so a thread still holding it is harmless.
+ * NULL or a series already removed is a no-op.  Thread safe (takes the
+ * family lock).
+ */
+void metric_series_remove(struct metric *s);
+
 /* Shorthand: register an unlabelled family and return its only series. */
 struct metric *
 metrics_counter(struct metrics *m, const char *name, const char *help);

@@ -41,6 +41,10 @@ struct metric_family {
     struct metric **table;
     size_t n_table;
     size_t n_series;
+    /* Series taken out by metric_series_remove(): no longer exported,
+     * kept (linked by hnext) until the registry is destroyed because
+     * their users may still hold the pointer. */
+    struct metric *removed;
 };
 
 struct metrics_collector {

@@ -368,6 +368,55 @@ test_series_cap(void **state)
     metrics_destroy(m);
 }
 
+/* A removed series leaves snapshots and the cap; its pointer stays usable
+ * and a new series with its labels starts from zero. */
+static void
+test_series_remove(void **state)
+{
+    struct metrics *m = metrics_create();
+    struct metric_family *f = metrics_family(m,
+                                             METRIC_COUNTER,
+                                             "deskdb_c_total",
+                                             "C.",
+                                             pool_label,
+                                             NULL,
+                                             0);
+    struct metrics_snapshot *snap;
+    struct metric *a, *b, *again;
+
+    (void)state;
+    metrics_family_set_max_series(f, 2);
+    a = metric_series(f, (const char *[]){"a"});
+    b = metric_series(f, (const char *[]){"b"});
+    assert_non_null(a);
+    assert_non_null(b);
+    metric_add(a, 5);
+    metric_add(b, 7);
+    metric_series_remove(a);
+    metric_series_remove(a); /* already removed: no-op */
+    metric_series_remove(NULL);
+    metric_add(a, 1); /* a holder of the old pointer is harmless */
+    assert_true(metric_value(a) == 6);
+    snap = metrics_snapshot_create(m, NULL, NULL);
+    assert_non_null(snap);
+    assert_int_equal(find(snap, "deskdb_c_total")->n_samples, 1);
+    assert_true(sample(find(snap, "deskdb_c_total"), "b")->value == 7);
+    metrics_snapshot_destroy(snap);
+    /* the removed series no longer counts against the cap of 2 */
+    again = metric_series(f, (const char *[]){"a"});
+    assert_non_null(again);
+    assert_ptr_not_equal(again, a);
+    assert_true(metric_value(again) == 0);
+    assert_null(metric_series(f, (const char *[]){"c"}));
+    /* every series removed: the family leaves the snapshot */
+    metric_series_remove(again);
+    metric_series_remove(b);
+    snap = metrics_snapshot_create(m, NULL, NULL);
+    assert_null(metrics_snapshot_find(snap, "deskdb_c_total"));
+    metrics_snapshot_destroy(snap);
+    metrics_destroy(m);
+}
+
 static void
 many_collector(void *arg, struct metrics_sink *sink)
 {
@@ -924,6 +973,7 @@ main(void)
         cmocka_unit_test(test_counter_never_decreases),
         cmocka_unit_test(test_histogram_observe),
         cmocka_unit_test(test_series_cap),
+        cmocka_unit_test(test_series_remove),
         cmocka_unit_test(test_sink_cap),
         cmocka_unit_test(test_snapshot_merges_and_drops),
         cmocka_unit_test(test_snapshot_merges_histograms),
