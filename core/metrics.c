@@ -554,14 +554,16 @@ metric_series_remove(struct metric *s)
         return;
     f = s->family;
     pthread_mutex_lock(&f->lock);
-    for (p = &f->table[s->hash % f->n_table]; *p != NULL; p = &(*p)->hnext) {
-        if (*p == s) {
-            *p = s->hnext;
-            s->hnext = f->removed;
-            f->removed = s;
-            f->n_series--;
-            break;
-        }
+    for (p = &f->table[s->hash % f->n_table]; !s->removed && *p != NULL;
+         p = &(*p)->hnext) {
+        if (*p != s)
+            continue;
+        *p = s->hnext;
+        s->hnext = f->removed;
+        f->removed = s;
+        s->removed = true;
+        f->n_series--;
+        break;
     }
     pthread_mutex_unlock(&f->lock);
 }

@@ -66,14 +66,11 @@ struct metric *metric_series(struct metric_family *f,
                              const char *const *label_values);
 
 /*
- * Take series `s` out of its family: snapshots no longer show it, it no
- * longer counts against the family's cap, and metric_series() with the
- * same label values creates a new series (starting from zero).  For a
- * label value that stopped existing (a job removed by a reload).  The
- * pointer stays valid until metrics_destroy(): updates through it are
- * accepted and shown nowhere, so a thread still holding it is harmless.
- * NULL or a series already removed is a no-op.  Thread safe (takes the
- * family lock).
+ * Take a series out of its family: it is no longer exported, and asking
+ * for the same label values again makes a new series that starts at 0.
+ * The pointer stays valid until the registry is destroyed (writes to it
+ * are kept but never exported), so threads still holding it are safe.
+ * NULL, or a series already removed, is a no-op.
  */
 void metric_series_remove(struct metric *s);
 
