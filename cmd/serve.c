@@ -184,10 +184,46 @@ stop_alerts(struct daemon *d)
 }
 
 /*
+ * SIGHUP, the jobs: section: jobs added, removed and changed by name,
+ * runs in progress left to finish (scheduler_reload()).  Serve started
+ * without a scheduler (no jobs, no alert leadership) gets one when the
+ * file now has jobs, and /api/jobs answers from then on; a scheduler
+ * whose jobs are all removed keeps running with none.  A failure keeps
+ * the running jobs.
+ */
+static int
+reload_jobs(struct daemon *d)
+{
+    struct deskdb_err err;
+    int rc = DESKDB_OK;
+
+    err_clear(&err);
+    if (d->sched != NULL) {
+        rc = scheduler_reload(d->sched, d->cfg, &err);
+    } else if (d->cfg->jobs->n_definitions > 0) {
+        rc = create_jobs(d, &err);
+        if (rc == DESKDB_OK)
+            rc = scheduler_start(d->sched, &err);
+        if (rc == DESKDB_OK) {
+            api_set_jobs_provider(d->api, scheduler_json, d->sched);
+        } else {
+            scheduler_destroy(d->sched);
+            d->sched = NULL;
+        }
+    }
+    if (rc != DESKDB_OK)
+        log_error("serve",
+                  "jobs reload failed, keeping the running jobs",
+                  "err",
+                  err.msg);
+    return rc;
+}
+
+/*
  * SIGHUP: load and validate the file again.  A bad file is rejected and the
  * running configuration kept.  What can change without a restart: the log
- * level and format, and the HTTP credentials; other changes are logged as
- * needing a restart.
+ * level and format, the HTTP credentials and the jobs: section (but
+ * jobs.leader); other changes are logged as needing a restart.
  */
 static void
 reload(struct daemon *d)
@@ -229,13 +265,17 @@ reload(struct daemon *d)
                   next->log.format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON
                                                       : LOG_FORMAT_LOGFMT,
                   NULL);
+    if (reload_jobs(d) != DESKDB_OK) {
+        metric_set(d->reload_ok, 0);
+        return;
+    }
     metric_set(d->reload_ok, 1);
     metric_set(d->reload_ts, (double)clock_realtime_ns() / 1e9);
     log_info("serve",
              "configuration reloaded",
              "note",
-             "pool, listen, tls, collectors, jobs and alerts changes need a "
-             "restart");
+             "pool, listen, tls, collectors, jobs.leader and alerts changes "
+             "need a restart");
 }
 
 /* Wait for signals on the main thread until asked to stop. */
