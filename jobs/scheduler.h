@@ -39,6 +39,10 @@ struct scheduler;
  * - Workers.  jobs.max_concurrent threads run jobs on pooled connections;
  *   planning never waits for them.  Housekeeping (history pruning, replace
  *   cancels, the interrupted-run check) has its own thread.
+ * - Reload.  scheduler_reload() matches jobs by name and swaps their
+ *   definitions under the lock.  No job or definition is freed before
+ *   scheduler_destroy(), so a run in flight keeps the definition it
+ *   started with and the job it counts against.
  */
 
 /*
