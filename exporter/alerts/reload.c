@@ -219,7 +219,8 @@ reconfigure_kept(struct alerts_swap *sw)
 
         old = receiver_index(sw->old_cfg, r->name);
         if (sw->created[i] || old == SIZE_MAX ||
-            (receiver_same(&sw->old_cfg->receivers[old], r) && !interval))
+            (receiver_same(&sw->old_cfg->receivers[old], r) &&
+             !(interval && r->type == CONFIG_RECEIVER_ALERTMANAGER)))
             continue;
         changed++;
         if (notifier_reconfigure(
@@ -259,12 +260,18 @@ retire_removed(struct alerts *a, struct alerts_swap *sw)
     for (i = 0; i < n; i++) {
         notifier_stop(sw->old_notifiers[gone[i]], deadline);
         dropped = notifier_discard(sw->old_notifiers[gone[i]]);
-        log_info("alerts",
-                 "receiver removed",
-                 "receiver",
-                 sw->old_cfg->receivers[gone[i]].name,
-                 "dropped",
-                 log_i64(count, (int64_t)dropped));
+        if (dropped == 0)
+            log_info("alerts",
+                     "receiver removed",
+                     "receiver",
+                     sw->old_cfg->receivers[gone[i]].name);
+        else
+            log_warn("alerts",
+                     "receiver removed, undelivered notifications dropped",
+                     "receiver",
+                     sw->old_cfg->receivers[gone[i]].name,
+                     "dropped",
+                     log_i64(count, (int64_t)dropped));
     }
     pthread_mutex_lock(&a->lock);
     grown = realloc(a->retired, (a->n_retired + n + 1) * sizeof(*grown));
