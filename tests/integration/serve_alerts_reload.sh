@@ -2,11 +2,27 @@
 # deskdb serve applies the alerts: section on SIGHUP against the test
 # database and a real HTTP receiver: a kept rule keeps firing without a new
 # notification, a removed one is resolved at the receiver and leaves
-# /metrics, a changed and an added rule start pending; a bad file then
-# changes nothing and sets deskdb_config_last_reload_successful to 0.
+# /metrics and deskdb.alert_state, a changed and an added rule start
+# pending; a bad file then changes nothing and sets
+# deskdb_config_last_reload_successful to 0.
 # ctest-labels: concurrency
 source "$DESKDB_SOURCE_DIR/tests/support/lib.sh"
 require_dsn
+
+unset DATABASE_URL
+db=deskdb_alerts_reload_$$
+admin=$DESKDB_TEST_DSN
+dsn=${admin%/*}/$db
+psql "$admin" -qAtX -c "CREATE DATABASE $db" >/dev/null
+cleanup() {
+    cleanup_lib
+    psql "$admin" -qAtX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+state_rows() { # RULE [STATE]: rows of deskdb.alert_state
+    psql "$dsn" -qAtX -c "SELECT count(*) FROM deskdb.alert_state
+                          WHERE rule = '$1' AND state LIKE '${2:-%}'"
+}
 
 # The receiver: one line of JSON per POST in $TEST_WORK/hooks.
 hook_port=$(free_port)
@@ -42,7 +58,7 @@ config=$TEST_WORK/deskdb.yaml
 write_config() { # RULES (YAML list items, indented by 4)
     cat >"$config" <<YAML
 database:
-  url: "$DESKDB_TEST_DSN"
+  url: "$dsn"
   application_name: deskdb-alerts-reload-test
 pool: {min: 1, max: 3, acquire_timeout: 2s}
 http:
@@ -67,6 +83,7 @@ steady='    - {name: ItSteady, expr: "pg_up > 0", labels: {severity: warning}}'
 write_config "$steady
     - {name: ItGoes, expr: \"pg_up > 0\", labels: {severity: critical}}
     - {name: ItChanges, expr: \"pg_up > 5\", for: 1h}"
+"$DESKDB_BIN" migrate up -c "$config" >/dev/null || fail "migrate up failed"
 serve_start "$config" "$TEST_WORK/serve.log"
 
 # Notifications for alertname $1 with status $2.
@@ -88,6 +105,8 @@ wait_until 10 has_line 'deskdb_alert_firing{alert="ItGoes",severity="critical"} 
     fail "ItGoes is not firing in /metrics"
 [ "$(alert_state ItSteady)" = firing ] || fail "ItSteady is not firing: $(alerts)"
 [ "$(alert_state ItChanges)" = none ] || fail "ItChanges is active: $(alerts)"
+rows_are() { [ "$(state_rows "$1" "${3:-%}")" = "$2" ]; }
+wait_until 10 rows_are ItGoes 1 firing || fail "ItGoes is not in deskdb.alert_state"
 steady_since=$(alerts | jq -r '.alerts[] | select(.name == "ItSteady") | .activeAt')
 
 # ItSteady unchanged, ItGoes removed, ItChanges changed, ItAdded new.
@@ -110,6 +129,8 @@ wait_until 10 pending_is ItChanges || fail "ItChanges is not pending: $(alerts)"
 ! metrics | grep 'deskdb_alert_firing{alert="ItGoes"' >/dev/null || fail "ItGoes is still in /metrics"
 has_line 'deskdb_alert_firing{alert="ItAdded",severity="info"} 0' || fail "ItAdded is not in /metrics"
 has_line 'deskdb_alert_firing{alert="ItSteady",severity="warning"} 1' || fail "ItSteady is not 1"
+wait_until 10 rows_are ItGoes 0 || fail "ItGoes still has rows in deskdb.alert_state"
+rows_are ItSteady 1 firing || fail "ItSteady lost its row in deskdb.alert_state"
 sleep 2 # two group intervals: a kept alert is not notified again
 [ "$(hooks_for ItSteady firing)" -eq 1 ] || fail "ItSteady was notified again: $(cat "$hooks")"
 
