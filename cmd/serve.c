@@ -183,11 +183,30 @@ stop_alerts(struct daemon *d)
     d->alerts = NULL;
 }
 
+/* SIGHUP, the alerts: section: rules and receivers change in place
+ * (alerts_reload()).  A failure keeps the running ones. */
+static int
+reload_alerts(struct daemon *d)
+{
+    struct deskdb_err err;
+
+    if (d->alerts == NULL)
+        return DESKDB_OK;
+    err_clear(&err);
+    if (alerts_reload(d->alerts, d->cfg->alerts, &err) == DESKDB_OK)
+        return DESKDB_OK;
+    log_error("serve",
+              "alerts reload failed, keeping the running rules and receivers",
+              "err",
+              err.msg);
+    return err.code;
+}
+
 /*
  * SIGHUP: load and validate the file again.  A bad file is rejected and the
  * running configuration kept.  What can change without a restart: the log
- * level and format, and the HTTP credentials; other changes are logged as
- * needing a restart.
+ * level and format, the HTTP credentials and the alerts: section; other
+ * changes are logged as needing a restart.
  */
 static void
 reload(struct daemon *d)
@@ -229,13 +248,16 @@ reload(struct daemon *d)
                   next->log.format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON
                                                       : LOG_FORMAT_LOGFMT,
                   NULL);
+    if (reload_alerts(d) != DESKDB_OK) {
+        metric_set(d->reload_ok, 0);
+        return;
+    }
     metric_set(d->reload_ok, 1);
     metric_set(d->reload_ts, (double)clock_realtime_ns() / 1e9);
     log_info("serve",
              "configuration reloaded",
              "note",
-             "pool, listen, tls, collectors, jobs and alerts changes need a "
-             "restart");
+             "pool, listen, tls, collectors and jobs changes need a restart");
 }
 
 /* Wait for signals on the main thread until asked to stop. */

@@ -5,14 +5,16 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/buf.h"
 
-static enum log_level log_level_cur = LOG_INFO;
-static enum log_format log_format_cur = LOG_FORMAT_LOGFMT;
-static FILE *log_out;
+/* Set again by a reload (SIGHUP) while other threads log. */
+static _Atomic int log_level_cur = LOG_INFO;
+static _Atomic int log_format_cur = LOG_FORMAT_LOGFMT;
+static FILE *_Atomic log_out;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -20,15 +22,16 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 void
 log_configure(enum log_level level, enum log_format format, FILE *out)
 {
-    log_level_cur = level;
-    log_format_cur = format;
-    log_out = out;
+    atomic_store_explicit(&log_level_cur, (int)level, memory_order_relaxed);
+    atomic_store_explicit(&log_format_cur, (int)format, memory_order_relaxed);
+    atomic_store_explicit(&log_out, out, memory_order_relaxed);
 }
 
 bool
 log_enabled(enum log_level level)
 {
-    return level <= log_level_cur;
+    return (int)level <=
+           atomic_load_explicit(&log_level_cur, memory_order_relaxed);
 }
 
 const char *
@@ -98,10 +101,12 @@ add_escaped(struct buf *b, const char *s)
 }
 
 static void
-add_pair(struct buf *b, const char *key, const char *value, bool first)
+add_pair(struct buf *b,
+         const char *key,
+         const char *value,
+         bool first,
+         bool json)
 {
-    bool json = log_format_cur == LOG_FORMAT_JSON;
-
     if (value == NULL)
         value = "";
     if (!first)
@@ -128,7 +133,13 @@ log_emit(enum log_level level, const char *module, const char *msg, ...)
     struct tm tm;
     va_list ap;
     const char *key;
+    /* One format and one stream per line, whatever a reload does. */
+    bool json = atomic_load_explicit(&log_format_cur, memory_order_relaxed) ==
+                LOG_FORMAT_JSON;
+    FILE *out = atomic_load_explicit(&log_out, memory_order_relaxed);
 
+    if (out == NULL)
+        out = stderr;
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts,
@@ -143,22 +154,22 @@ log_emit(enum log_level level, const char *module, const char *msg, ...)
              now.tv_nsec / 1000000L);
 
     buf_init(&b, 16384);
-    if (log_format_cur == LOG_FORMAT_JSON)
+    if (json)
         add(&b, "{");
-    add_pair(&b, "ts", ts, true);
-    add_pair(&b, "level", level_names[level], false);
-    add_pair(&b, "module", module, false);
-    add_pair(&b, "msg", msg, false);
+    add_pair(&b, "ts", ts, true, json);
+    add_pair(&b, "level", level_names[level], false, json);
+    add_pair(&b, "module", module, false, json);
+    add_pair(&b, "msg", msg, false, json);
     va_start(ap, msg);
     for (key = va_arg(ap, const char *); key != NULL;
          key = va_arg(ap, const char *))
-        add_pair(&b, key, va_arg(ap, const char *), false);
+        add_pair(&b, key, va_arg(ap, const char *), false, json);
     va_end(ap);
-    if (log_format_cur == LOG_FORMAT_JSON)
+    if (json)
         add(&b, "}");
     pthread_mutex_lock(&log_mu);
-    fprintf(log_out ? log_out : stderr, "%s\n", b.data ? b.data : "");
-    fflush(log_out ? log_out : stderr);
+    fprintf(out, "%s\n", b.data ? b.data : "");
+    fflush(out);
     pthread_mutex_unlock(&log_mu);
     buf_fini(&b);
 }

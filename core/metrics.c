@@ -235,6 +235,10 @@ family_free(struct metric_family *f)
             free(s);
         }
     }
+    for (s = f->removed; s != NULL; s = next) {
+        next = s->hnext;
+        free(s);
+    }
     for (i = 0; i < f->n_labels; i++)
         free(f->label_names[i]);
     free(f->table);
@@ -538,6 +542,30 @@ out:
     for (i = 0; i < f->n_labels; i++)
         free(clean[i]);
     return s;
+}
+
+void
+metric_series_remove(struct metric *s)
+{
+    struct metric_family *f;
+    struct metric **p;
+
+    if (s == NULL)
+        return;
+    f = s->family;
+    pthread_mutex_lock(&f->lock);
+    for (p = &f->table[s->hash % f->n_table]; !s->removed && *p != NULL;
+         p = &(*p)->hnext) {
+        if (*p != s)
+            continue;
+        *p = s->hnext;
+        s->hnext = f->removed;
+        f->removed = s;
+        s->removed = true;
+        f->n_series--;
+        break;
+    }
+    pthread_mutex_unlock(&f->lock);
 }
 
 struct metric *

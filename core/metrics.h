@@ -65,6 +65,15 @@ void metrics_family_set_max_series(struct metric_family *f, size_t max);
 struct metric *metric_series(struct metric_family *f,
                              const char *const *label_values);
 
+/*
+ * Take a series out of its family: it is no longer exported, and asking
+ * for the same label values again makes a new series that starts at 0.
+ * The pointer stays valid until the registry is destroyed (writes to it
+ * are kept but never exported), so threads still holding it are safe.
+ * NULL, or a series already removed, is a no-op.
+ */
+void metric_series_remove(struct metric *s);
+
 /* Shorthand: register an unlabelled family and return its only series. */
 struct metric *
 metrics_counter(struct metrics *m, const char *name, const char *help);

@@ -19,6 +19,7 @@ struct metric {
     struct metric_family *family;
     struct metric *hnext; /* hash chain, guarded by family->lock */
     uint64_t hash;
+    bool removed; /* on the family's removed list; guarded by its lock */
     char *labels[METRICS_MAX_LABELS];
     _Atomic uint64_t bits; /* counter/gauge value or histogram sum (double) */
     /* histogram: per-bucket (not cumulative) counts, the last one being
@@ -41,6 +42,7 @@ struct metric_family {
     struct metric **table;
     size_t n_table;
     size_t n_series;
+    struct metric *removed; /* metric_series_remove(), chained by hnext */
 };
 
 struct metrics_collector {

@@ -369,6 +369,44 @@ test_series_cap(void **state)
 }
 
 static void
+test_series_remove(void **state)
+{
+    struct metrics *m = metrics_create();
+    struct metric_family *f =
+        metrics_family(m, METRIC_GAUGE, "deskdb_g", "G.", pool_label, NULL, 0);
+    struct metrics_snapshot *snap;
+    struct metric *a, *b, *again;
+
+    (void)state;
+    metrics_family_set_max_series(f, 2);
+    a = metric_series(f, (const char *[]){"main"});
+    b = metric_series(f, (const char *[]){"other"});
+    metric_set(a, 1);
+    metric_set(b, 2);
+    metric_series_remove(a);
+    metric_series_remove(a); /* twice: no-op */
+    metric_series_remove(NULL);
+    /* the old pointer stays writable, but is no longer exported */
+    metric_set(a, 7);
+    snap = metrics_snapshot_create(m, NULL, NULL);
+    assert_int_equal(find(snap, "deskdb_g")->n_samples, 1);
+    assert_string_equal(find(snap, "deskdb_g")->samples[0].label_values[0],
+                        "other");
+    metrics_snapshot_destroy(snap);
+    /* the slot under the cap is free again; the same labels start anew */
+    again = metric_series(f, (const char *[]){"main"});
+    assert_non_null(again);
+    assert_ptr_not_equal(again, a);
+    assert_true(metric_value(again) == 0);
+    assert_null(metric_series(f, (const char *[]){"third"}));
+    snap = metrics_snapshot_create(m, NULL, NULL);
+    assert_int_equal(find(snap, "deskdb_g")->n_samples, 2);
+    assert_true(sample(find(snap, "deskdb_g"), "main")->value == 0);
+    metrics_snapshot_destroy(snap);
+    metrics_destroy(m); /* frees the removed series too (ASan) */
+}
+
+static void
 many_collector(void *arg, struct metrics_sink *sink)
 {
     char name[32];
@@ -924,6 +962,7 @@ main(void)
         cmocka_unit_test(test_counter_never_decreases),
         cmocka_unit_test(test_histogram_observe),
         cmocka_unit_test(test_series_cap),
+        cmocka_unit_test(test_series_remove),
         cmocka_unit_test(test_sink_cap),
         cmocka_unit_test(test_snapshot_merges_and_drops),
         cmocka_unit_test(test_snapshot_merges_histograms),
