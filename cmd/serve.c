@@ -183,6 +183,25 @@ stop_alerts(struct daemon *d)
     d->alerts = NULL;
 }
 
+/* SIGHUP, the alerts: section: rules and receivers change in place
+ * (alerts_reload()).  A failure keeps the running ones. */
+static int
+reload_alerts(struct daemon *d)
+{
+    struct deskdb_err err;
+
+    if (d->alerts == NULL)
+        return DESKDB_OK;
+    err_clear(&err);
+    if (alerts_reload(d->alerts, d->cfg->alerts, &err) == DESKDB_OK)
+        return DESKDB_OK;
+    log_error("serve",
+              "alerts reload failed, keeping the running rules and receivers",
+              "err",
+              err.msg);
+    return err.code;
+}
+
 /*
  * SIGHUP, the jobs: section: jobs added, removed and changed by name,
  * runs in progress left to finish (scheduler_reload()).  Serve started
@@ -222,8 +241,9 @@ reload_jobs(struct daemon *d)
 /*
  * SIGHUP: load and validate the file again.  A bad file is rejected and the
  * running configuration kept.  What can change without a restart: the log
- * level and format, the HTTP credentials and the jobs: section (but
- * jobs.leader); other changes are logged as needing a restart.
+ * level and format, the HTTP credentials, the jobs: section (but
+ * jobs.leader) and the alerts: section; other changes are logged as
+ * needing a restart.
  */
 static void
 reload(struct daemon *d)
@@ -231,6 +251,7 @@ reload(struct daemon *d)
     struct deskdb_err err;
     struct config *next;
     struct config **grown;
+    int jobs_rc, alerts_rc;
 
     err_clear(&err);
     next = config_load(config_default_path(d->config_path), &err);
@@ -265,7 +286,10 @@ reload(struct daemon *d)
                   next->log.format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON
                                                       : LOG_FORMAT_LOGFMT,
                   NULL);
-    if (reload_jobs(d) != DESKDB_OK) {
+    /* Both, whatever the other did: each keeps its old state on failure. */
+    jobs_rc = reload_jobs(d);
+    alerts_rc = reload_alerts(d);
+    if (jobs_rc != DESKDB_OK || alerts_rc != DESKDB_OK) {
         metric_set(d->reload_ok, 0);
         return;
     }
@@ -274,8 +298,8 @@ reload(struct daemon *d)
     log_info("serve",
              "configuration reloaded",
              "note",
-             "pool, listen, tls, collectors, jobs.leader and alerts changes "
-             "need a restart");
+             "pool, listen, tls, collectors and jobs.leader changes need a "
+             "restart");
 }
 
 /* Wait for signals on the main thread until asked to stop. */

@@ -61,6 +61,40 @@ int alerts_set_external_url(struct alerts *a, const char *url) DESKDB_MUSTCHECK;
  */
 int alerts_start(struct alerts *a, struct deskdb_err *err) DESKDB_MUSTCHECK;
 
+/*
+ * Apply a new alerts: section (SIGHUP) while running, the way Prometheus
+ * and Alertmanager reload.  The rules are parsed first; if anything
+ * fails, nothing changes and the error is returned.  Then, between two
+ * evaluations:
+ * - rules match by name (by name and labels when names repeat); a
+ *   matched rule keeps its pending and firing alerts with their activeAt
+ *   and firedAt (no `for` restarts, no new notification), and with the
+ *   same expression what rate()/increase() saw; alerts of a changed rule
+ *   whose labels no longer come out resolve at the next evaluation;
+ * - a rule that is gone: its firing alerts resolve now (receivers that
+ *   heard them fire are sent the resolve), its pending ones are dropped,
+ *   its rows leave deskdb.alert_state once the resolves are delivered
+ *   (at most the 15 min retention), and its deskdb_alert_firing series
+ *   leaves the registry;
+ * - receivers match by name: an unchanged one keeps its queue, groups
+ *   and repeat timers; a changed one keeps them with the new settings
+ *   (queued notifications are rebuilt); a new one starts; a removed one
+ *   delivers what it has queued for up to 2 s, then drops the rest
+ *   (logged, counted in deskdb_webhook_notifications_failed_total
+ *   {reason="dropped"});
+ * - evaluation_interval applies from the next evaluation.
+ * `cfg` is borrowed like alerts_create()'s, and the old one must stay
+ * valid too until alerts_destroy().  Blocks until the evaluation in
+ * progress ends, plus the drain of removed receivers.  Safe against
+ * every alerts thread and alerts_json(); not to be called concurrently
+ * with itself, alerts_start(), alerts_stop() or alerts_destroy().
+ * Errors: DESKDB_EINVAL (a rule that does not parse), DESKDB_ENOMEM,
+ * DESKDB_EIO (a receiver's thread).
+ */
+int alerts_reload(struct alerts *a,
+                  const struct config_alerts *cfg,
+                  struct deskdb_err *err) DESKDB_MUSTCHECK;
+
 /* Ask for an evaluation now instead of at the next interval. */
 void alerts_evaluate_now(struct alerts *a);
 

@@ -12,36 +12,44 @@
 #include "exporter/alerts/internal.h"
 #include "exporter/collectors.h"
 
-/* Prometheus: resend firing alerts to Alertmanager every minute, valid
- * for 4 times max(resend, evaluation interval). */
-#define PUSH_RESEND_NS (60 * NS_PER_SEC)
-
 static const double eval_buckets[] =
     {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-static void on_delivered(void *arg,
-                         size_t receiver,
-                         const struct notify_sent_item *items,
-                         size_t n,
-                         int64_t at_real_ns);
+struct metric_family *
+alerts_firing_family(struct alerts *a)
+{
+    static const char *const rule_labels[] = {"alert", "severity", NULL};
+
+    return metrics_family(a->registry,
+                          METRIC_GAUGE,
+                          "deskdb_alert_firing",
+                          "Whether any alert of the rule is firing (1) or "
+                          "not (0).",
+                          rule_labels,
+                          NULL,
+                          0);
+}
+
+/* Prometheus: resend firing alerts to Alertmanager every minute, valid
+ * for 4 times max(resend, evaluation interval). */
+int64_t
+alerts_push_valid_ns(int64_t evaluation_interval_ms)
+{
+    int64_t eval_ns = evaluation_interval_ms * NS_PER_MS;
+
+    return 4 *
+           (eval_ns > ALERTS_PUSH_RESEND_NS ? eval_ns : ALERTS_PUSH_RESEND_NS);
+}
 
 static void
 register_metrics(struct alerts *a)
 {
-    static const char *const rule_labels[] = {"alert", "severity", NULL};
     static const char *const state_label[] = {"state", NULL};
     static const char *const states[] = {"pending", "firing"};
     struct metric_family *f;
     size_t i;
 
-    f = metrics_family(a->registry,
-                       METRIC_GAUGE,
-                       "deskdb_alert_firing",
-                       "Whether any alert of the rule is firing (1) or not "
-                       "(0).",
-                       rule_labels,
-                       NULL,
-                       0);
+    f = alerts_firing_family(a);
     for (i = 0; f != NULL && i < a->ev->n_rules; i++) {
         const char *v[] = {a->cfg->rules[i].name, a->ev->rules[i].severity};
 
@@ -79,8 +87,7 @@ register_metrics(struct alerts *a)
 static int
 create_notifiers(struct alerts *a, struct deskdb_err *err)
 {
-    int64_t eval_ns = a->cfg->evaluation_interval_ms * NS_PER_MS;
-    int64_t valid = 4 * (eval_ns > PUSH_RESEND_NS ? eval_ns : PUSH_RESEND_NS);
+    int64_t valid = alerts_push_valid_ns(a->cfg->evaluation_interval_ms);
     size_t i;
 
     a->notifiers = calloc(a->cfg->n_receivers + 1, sizeof(*a->notifiers));
@@ -89,12 +96,11 @@ create_notifiers(struct alerts *a, struct deskdb_err *err)
     for (i = 0; i < a->cfg->n_receivers; i++) {
         struct notifier_opts o = {
             .cfg = &a->cfg->receivers[i],
-            .index = i,
             .registry = a->registry,
             .clock = a->clock,
-            .push_resend_ns = PUSH_RESEND_NS,
+            .push_resend_ns = ALERTS_PUSH_RESEND_NS,
             .push_valid_ns = valid,
-            .on_delivered = on_delivered,
+            .on_delivered = alerts_on_delivered,
             .cb_arg = a,
         };
 
@@ -145,6 +151,7 @@ alerts_create(const struct config_alerts *cfg,
     a->clock = clock != NULL ? clock : &clock_system;
     pthread_mutex_init(&a->lock, NULL);
     init_cond(&a->cond);
+    init_cond(&a->swapped);
     a->ev = alerts_eval_create(cfg, err);
     if (a->ev == NULL)
         goto fail;
@@ -178,9 +185,14 @@ alerts_set_leader_fn(struct alerts *a, bool (*is_leader)(void *), void *arg)
 int
 alerts_set_external_url(struct alerts *a, const char *url)
 {
+    char *copy = strdup(url);
     size_t i;
-    int rc = DESKDB_OK;
+    int rc = copy != NULL ? DESKDB_OK : DESKDB_ENOMEM;
 
+    pthread_mutex_lock(&a->lock);
+    free(a->external_url);
+    a->external_url = copy;
+    pthread_mutex_unlock(&a->lock);
     for (i = 0; rc == DESKDB_OK && i < a->n_notifiers; i++)
         rc = notifier_set_external_url(a->notifiers[i], url);
     return rc;
@@ -192,19 +204,24 @@ is_leader(struct alerts *a)
     return a->leader_fn == NULL || a->leader_fn(a->leader_arg);
 }
 
-/* Worker thread: record what a receiver now knows, for the state table. */
-static void
-on_delivered(void *arg,
-             size_t receiver,
-             const struct notify_sent_item *items,
-             size_t n,
-             int64_t at_real_ns)
+/* Worker thread: record what a receiver now knows, for the state table.
+ * By name: a reload may have moved the receiver (or removed it). */
+void
+alerts_on_delivered(void *arg,
+                    const char *name,
+                    const struct notify_sent_item *items,
+                    size_t n,
+                    int64_t at_real_ns)
 {
     struct alerts *a = arg;
     struct alert_instance *inst;
-    size_t i;
+    size_t i, receiver;
 
     pthread_mutex_lock(&a->lock);
+    for (receiver = 0; receiver < a->cfg->n_receivers; receiver++) {
+        if (strcmp(a->cfg->receivers[receiver].name, name) == 0)
+            break;
+    }
     for (i = 0; i < n; i++) {
         inst = alerts_eval_find(a->ev, items[i].fingerprint);
         if (inst == NULL || receiver >= a->ev->n_receivers)
@@ -402,8 +419,8 @@ load(struct alerts *a)
     state_problem(a, &err, true);
 }
 
-static void
-one_round(struct alerts *a)
+void
+alerts_round(struct alerts *a)
 {
     struct collectors_scrape scrape;
     struct metrics_snapshot *snap;
@@ -447,12 +464,19 @@ static void *
 eval_main(void *arg)
 {
     struct alerts *a = arg;
-    int64_t interval = a->cfg->evaluation_interval_ms * NS_PER_MS, next;
+    int64_t next;
     struct timespec ts;
 
     for (;;) {
-        next = clock_monotonic_ns() + interval;
-        one_round(a);
+        /* A reload takes effect between two rounds, its interval from
+         * this one on. */
+        pthread_mutex_lock(&a->lock);
+        if (a->pending != NULL)
+            alerts_swap_apply(a);
+        next =
+            clock_monotonic_ns() + a->cfg->evaluation_interval_ms * NS_PER_MS;
+        pthread_mutex_unlock(&a->lock);
+        alerts_round(a);
         pthread_mutex_lock(&a->lock);
         while (!a->stopping && !a->kick && clock_monotonic_ns() < next) {
             ts.tv_sec = (time_t)(next / NS_PER_SEC);
@@ -461,6 +485,8 @@ eval_main(void *arg)
         }
         a->kick = false;
         if (a->stopping) {
+            a->running = false;
+            pthread_cond_broadcast(&a->swapped);
             pthread_mutex_unlock(&a->lock);
             return NULL;
         }
@@ -479,12 +505,19 @@ alerts_start(struct alerts *a, struct deskdb_err *err)
         if (rc != DESKDB_OK)
             return rc;
     }
+    pthread_mutex_lock(&a->lock);
+    a->running = true;
+    pthread_mutex_unlock(&a->lock);
     rc = pthread_create(&a->thread, NULL, eval_main, a);
-    if (rc != 0)
+    if (rc != 0) {
+        pthread_mutex_lock(&a->lock);
+        a->running = false;
+        pthread_mutex_unlock(&a->lock);
         return err_set(err,
                        DESKDB_EIO,
                        "cannot start the alert evaluation thread: %s",
                        strerror(rc));
+    }
     a->started = true;
     return DESKDB_OK;
 }
@@ -534,9 +567,14 @@ alerts_destroy(struct alerts *a)
     alerts_stop(a, 0);
     for (i = 0; i < a->n_notifiers; i++)
         notifier_destroy(a->notifiers[i]);
+    for (i = 0; i < a->n_retired; i++)
+        notifier_destroy(a->retired[i]);
     free(a->notifiers);
+    free(a->retired);
     free(a->m_firing);
+    free(a->external_url);
     alerts_eval_destroy(a->ev);
+    pthread_cond_destroy(&a->swapped);
     pthread_cond_destroy(&a->cond);
     pthread_mutex_destroy(&a->lock);
     free(a);

@@ -26,9 +26,13 @@ enum alert_state {
 
 const char *alert_state_name(enum alert_state s);
 
+/* alert_instance.rule of an alert whose rule is gone (removed by a
+ * reload, or since the restart that read it back). */
+#define ALERTS_RULE_GONE SIZE_MAX
+
 /* One alert: a rule and the labels of one series it matched. */
 struct alert_instance {
-    size_t rule;
+    size_t rule; /* index in alerts_eval.rules, or ALERTS_RULE_GONE */
     struct notify_alert alert; /* labels, annotations, fingerprint, times */
     enum alert_state state;
     double value;
@@ -96,6 +100,26 @@ int alerts_eval_adopt(struct alerts_eval *ev,
 /* Remove and free the instance at index `i` of ev->inst, remembering its
  * fingerprint in ev->deleted when track_deleted is set. */
 void alerts_eval_remove(struct alerts_eval *ev, size_t i);
+
+/*
+ * A reload: move the state of `from` (the evaluator being replaced) into
+ * `to`, a fresh evaluator of the new configuration with no instances.
+ * Rules match by name and labels, then by name alone; a matched rule
+ * keeps its instances with their times (a changed rule's instances that
+ * no longer match resolve at the next evaluation, as usual), and with
+ * the same expression its rate() history.  The instances of a rule that
+ * is gone end: firing ones resolve at `now_ns` (receivers that heard them
+ * fire are told), pending ones are removed.  What each receiver was told
+ * follows the receiver's name.  Pending removals of the state table move
+ * too.  `from` is left without instances.  Errors: DESKDB_ENOMEM and
+ * DESKDB_EINVAL (`to` has instances); nothing moved then.
+ */
+int alerts_eval_carry(struct alerts_eval *from,
+                      struct alerts_eval *to,
+                      int64_t now_ns) DESKDB_MUSTCHECK;
+
+/* Firing (or pending) to resolved at `now_ns`. */
+void alert_instance_resolve(struct alert_instance *inst, int64_t now_ns);
 
 struct alert_instance *alert_instance_new(size_t n_receivers);
 void alert_instance_free(struct alert_instance *inst);

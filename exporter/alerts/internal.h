@@ -11,7 +11,18 @@
 #include "exporter/notify/notify.h"
 
 struct metric;
+struct metric_family;
+struct alerts_swap;
 
+/*
+ * Who may touch what.  `cfg`, `ev`, `notifiers` and `m_firing` change
+ * only inside alerts_reload(), by the evaluation thread between two
+ * rounds (by alerts_reload() itself when that thread is not running),
+ * under `lock`: the evaluation thread reads them freely, other threads
+ * under `lock`.  Notifiers removed by a reload are stopped and kept in
+ * `retired` until alerts_destroy(), so a pointer copied under the lock
+ * stays valid.
+ */
 struct alerts {
     const struct config_alerts *cfg;
     struct metrics *registry;
@@ -20,6 +31,7 @@ struct alerts {
     const struct clock *clock;
     bool (*leader_fn)(void *arg);
     void *leader_arg;
+    char *external_url;          /* for receivers a reload adds; NULL: "" */
     struct notifier **notifiers; /* one per receiver */
     size_t n_notifiers;
     struct metric **m_firing;   /* per rule */
@@ -39,8 +51,38 @@ struct alerts {
     bool kick;
     bool stopping;
     bool started;
+    bool running;                /* the evaluation thread is in its loop */
+    struct alerts_swap *pending; /* a reload for the evaluation thread */
+    pthread_cond_t swapped;      /* `pending` was taken, or not running */
+    struct notifier **retired;
+    size_t n_retired;
     pthread_t thread;
 };
+
+/* deskdb_alert_firing, registered (or found) in the registry. */
+struct metric_family *alerts_firing_family(struct alerts *a);
+
+/* Prometheus' validity of alerts pushed to Alertmanager for an
+ * evaluation interval. */
+int64_t alerts_push_valid_ns(int64_t evaluation_interval_ms);
+
+/* Alertmanager receivers are sent firing alerts again this often. */
+#define ALERTS_PUSH_RESEND_NS (60 * NS_PER_SEC)
+
+/* Worker threads: record what a receiver now knows. */
+void alerts_on_delivered(void *arg,
+                         const char *receiver,
+                         const struct notify_sent_item *items,
+                         size_t n,
+                         int64_t at_real_ns);
+
+/* Under the lock, on the evaluation thread between two rounds (or in
+ * alerts_reload() when it is not running): put a->pending in place. */
+void alerts_swap_apply(struct alerts *a);
+
+/* One evaluation round as the thread runs it: state table, snapshot,
+ * rules, receivers.  For tests that drive the alerts without threads. */
+void alerts_round(struct alerts *a);
 
 /* A row of deskdb.alert_state as written. */
 struct persist_row {

@@ -104,24 +104,46 @@ alerts_array(struct alerts *a)
     return arr;
 }
 
-static json_t *
-receivers_array(struct alerts *a)
+struct receiver_row {
+    const char *name; /* in a configuration, which outlives the alerts */
+    const char *type;
+    struct notifier *n;
+};
+
+/* Under the lock: the receivers (a reload may replace them any time). */
+static struct receiver_row *
+receiver_rows(struct alerts *a, size_t *n)
 {
-    json_t *arr = json_array();
+    struct receiver_row *rows = calloc(a->n_notifiers + 1, sizeof(*rows));
     size_t i;
 
-    for (i = 0; arr != NULL && i < a->n_notifiers; i++) {
-        const struct config_receiver *r = &a->cfg->receivers[i];
+    *n = 0;
+    for (i = 0; rows != NULL && i < a->n_notifiers; i++) {
+        rows[i].name = a->cfg->receivers[i].name;
+        rows[i].type = config_receiver_type_name(a->cfg->receivers[i].type);
+        rows[i].n = a->notifiers[i];
+        (*n)++;
+    }
+    return rows;
+}
 
+/* Without the lock: each queue takes its notifier's lock. */
+static json_t *
+receivers_array(const struct receiver_row *rows, size_t n)
+{
+    json_t *arr = rows != NULL ? json_array() : NULL;
+    size_t i;
+
+    for (i = 0; arr != NULL && i < n; i++) {
         json_array_append_new(
             arr,
             json_pack("{s:s, s:s, s:I}",
                       "name",
-                      r->name,
+                      rows[i].name,
                       "type",
-                      config_receiver_type_name(r->type),
+                      rows[i].type,
                       "queue_length",
-                      (json_int_t)notifier_queue_length(a->notifiers[i])));
+                      (json_int_t)notifier_queue_length(rows[i].n)));
     }
     return arr;
 }
@@ -130,18 +152,22 @@ int
 alerts_json(void *arg, struct buf *out)
 {
     struct alerts *a = arg;
+    struct receiver_row *rows;
     json_t *alerts, *root;
+    size_t n_rows;
     char *text;
     int rc;
 
     pthread_mutex_lock(&a->lock);
     alerts = alerts_array(a);
+    rows = receiver_rows(a, &n_rows);
     pthread_mutex_unlock(&a->lock);
     root = json_pack("{s:o, s:o}",
                      "alerts",
                      alerts,
                      "receivers",
-                     receivers_array(a));
+                     receivers_array(rows, n_rows));
+    free(rows);
     if (root == NULL)
         return DESKDB_ENOMEM;
     text = json_dumps(root, JSON_COMPACT);

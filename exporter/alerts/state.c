@@ -201,8 +201,8 @@ apply_samples(struct alerts_eval *ev,
     return failed;
 }
 
-static void
-resolve(struct alert_instance *inst, int64_t now)
+void
+alert_instance_resolve(struct alert_instance *inst, int64_t now)
 {
     inst->state = ALERT_RESOLVED;
     inst->resolved_at = now;
@@ -228,7 +228,7 @@ transition(const struct config_rule *rc,
             if (kff > 0 && inst->keep_firing_since == 0)
                 inst->keep_firing_since = now;
             if (kff <= 0 || now - inst->keep_firing_since >= kff)
-                resolve(inst, now);
+                alert_instance_resolve(inst, now);
         }
         if (inst->state == ALERT_RESOLVED &&
             now - inst->resolved_at >= ALERTS_RESOLVED_RETENTION_NS)
@@ -276,6 +276,19 @@ eval_rule(struct alerts_eval *ev,
     return failed;
 }
 
+/* Some receiver was told the alert fired and not yet that it ended. */
+static bool
+awaits_resolve(const struct alert_instance *inst, size_t n_receivers)
+{
+    size_t r;
+
+    for (r = 0; r < n_receivers; r++) {
+        if (inst->sent[r] == NOTIFY_SENT_FIRING)
+            return true;
+    }
+    return false;
+}
+
 int
 alerts_eval_tick(struct alerts_eval *ev,
                  const struct metrics_snapshot *snap,
@@ -286,7 +299,10 @@ alerts_eval_tick(struct alerts_eval *ev,
 
     for (r = 0; r < ev->n_rules; r++)
         failed += eval_rule(ev, r, snap, now_ns);
-    /* Instances restored for rules that no longer exist end now. */
+    /* Instances of rules that no longer exist (removed by a reload, or
+     * since the restart) end now, and leave once every receiver that
+     * heard them fire was told they resolved (or after the retention,
+     * for those not sent resolves). */
     for (i = 0; i < ev->n_inst;) {
         struct alert_instance *inst = ev->inst[i];
 
@@ -295,9 +311,10 @@ alerts_eval_tick(struct alerts_eval *ev,
             continue;
         }
         if (inst->state == ALERT_FIRING)
-            resolve(inst, now_ns);
+            alert_instance_resolve(inst, now_ns);
         if (inst->state != ALERT_RESOLVED ||
-            now_ns - inst->resolved_at >= ALERTS_RESOLVED_RETENTION_NS)
+            now_ns - inst->resolved_at >= ALERTS_RESOLVED_RETENTION_NS ||
+            !awaits_resolve(inst, ev->n_receivers))
             alerts_eval_remove(ev, i);
         else
             i++;

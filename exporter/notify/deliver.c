@@ -85,7 +85,7 @@ static int
 build_body(struct notifier *n, struct notify_msg *m)
 {
     struct payload_ctx ctx = {
-        .receiver = n->cfg->name,
+        .receiver = n->name,
         .type = n->cfg->type,
         .external_url = n->external_url,
         .routing_key = n->cfg->routing_key != NULL ? n->cfg->routing_key : "",
@@ -151,6 +151,45 @@ notifier_flush_due(struct notifier *n, int64_t now)
     free(flushes);
 }
 
+size_t
+notifier_rebuild_queue(struct notifier *n)
+{
+    struct notify_msg *m, *next;
+    size_t dropped = 0;
+
+    for (m = n->queue; m != NULL; m = next) {
+        next = m->next;
+        if (m->in_flight)
+            continue;
+        free(m->body);
+        m->body = NULL;
+        if (build_body(n, m) == DESKDB_OK)
+            continue;
+        queue_unlink(n, m);
+        notify_msg_free(m);
+        metric_inc(n->m_failed[NOTIFY_REASON_DROPPED]);
+        dropped++;
+    }
+    return dropped;
+}
+
+size_t
+notifier_discard(struct notifier *n)
+{
+    struct notify_msg *m;
+    size_t count = 0;
+
+    pthread_mutex_lock(&n->lock);
+    while ((m = n->queue) != NULL) {
+        queue_unlink(n, m);
+        notify_msg_free(m);
+        metric_inc(n->m_failed[NOTIFY_REASON_DROPPED]);
+        count++;
+    }
+    pthread_mutex_unlock(&n->lock);
+    return count;
+}
+
 /* ---- one attempt -------------------------------------------------------- */
 
 struct attempt {
@@ -167,23 +206,31 @@ struct attempt {
     enum notify_reason_sent why;
 };
 
+/* The settings of one attempt, taken under the lock. */
+struct attempt_cfg {
+    const struct config_receiver *cfg;
+    char *url;
+    int64_t timeout_ms;
+};
+
 static void
 post(struct notifier *n,
      struct notify_msg *m,
-     int64_t timeout_ms,
+     const struct attempt_cfg *ac,
      struct attempt *a)
 {
+    const struct config_receiver *cfg = ac->cfg;
     struct notify_header h[3];
     char ts[24], sig[NOTIFY_SIG_LEN];
     int64_t now_s = clock_real(n->clock) / NS_PER_SEC;
     size_t nh = 0;
 
-    if (n->cfg->type == CONFIG_RECEIVER_WEBHOOK) {
+    if (cfg->type == CONFIG_RECEIVER_WEBHOOK) {
         snprintf(ts, sizeof(ts), "%" PRId64, now_s);
         h[nh++] = (struct notify_header){"webhook-id", m->id};
         h[nh++] = (struct notify_header){"webhook-timestamp", ts};
-        if (n->cfg->secret != NULL) {
-            if (notify_sign(n->cfg->secret,
+        if (cfg->secret != NULL) {
+            if (notify_sign(cfg->secret,
                             m->id,
                             now_s,
                             m->body,
@@ -196,12 +243,12 @@ post(struct notifier *n,
             h[nh++] = (struct notify_header){"webhook-signature", sig};
         }
     }
-    notify_http_post(n->url,
+    notify_http_post(ac->url,
                      h,
                      nh,
                      m->body,
                      m->body_len,
-                     timeout_ms,
+                     ac->timeout_ms,
                      &n->abort,
                      &a->res);
     if (a->res.status > 0) {
@@ -282,7 +329,7 @@ log_failure(struct notifier *n,
         log_warn("notify",
                  "notification not delivered before shutdown",
                  "receiver",
-                 n->cfg->name,
+                 n->name,
                  "group",
                  a->group,
                  key,
@@ -291,7 +338,7 @@ log_failure(struct notifier *n,
         log_error("notify",
                   "notification given up",
                   "receiver",
-                  n->cfg->name,
+                  n->name,
                   "group",
                   a->group,
                   key,
@@ -302,7 +349,7 @@ log_failure(struct notifier *n,
         log_warn("notify",
                  "notification failed, will retry",
                  "receiver",
-                 n->cfg->name,
+                 n->name,
                  "group",
                  a->group,
                  key,
@@ -324,7 +371,7 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
         log_info("notify",
                  "notification delivered",
                  "receiver",
-                 n->cfg->name,
+                 n->name,
                  "group",
                  a->group,
                  "reason",
@@ -337,7 +384,7 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
         log_error("notify",
                   "cannot sign the notification, dropped",
                   "receiver",
-                  n->cfg->name,
+                  n->name,
                   "group",
                   a->group);
     else if (a->outcome == NOTIFY_PERMANENT)
@@ -345,7 +392,7 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
                   "notification refused, not retried before the next "
                   "group_interval",
                   "receiver",
-                  n->cfg->name,
+                  n->name,
                   "group",
                   a->group,
                   "status",
@@ -356,25 +403,48 @@ log_result(struct notifier *n, const struct notify_msg *m, struct attempt *a)
         log_failure(n, m, a, st);
 }
 
+/* Under the lock: what this attempt uses, bounded by the stop deadline. */
+static int
+attempt_cfg(struct notifier *n, struct attempt_cfg *ac)
+{
+    ac->cfg = n->cfg;
+    ac->timeout_ms = n->cfg->timeout_ms;
+    if (n->stopping) {
+        int64_t left = (n->stop_deadline_ns - clock_mono(n->clock)) / NS_PER_MS;
+
+        ac->timeout_ms = left < ac->timeout_ms ? left : ac->timeout_ms;
+    }
+    if (ac->timeout_ms <= 0)
+        ac->timeout_ms = 1;
+    ac->url = strdup(n->url);
+    return ac->url != NULL ? DESKDB_OK : DESKDB_ENOMEM;
+}
+
 void
 notifier_attempt(struct notifier *n, struct notify_msg *m)
 {
     struct attempt a;
-    int64_t timeout_ms = n->cfg->timeout_ms, t0, now;
+    struct attempt_cfg ac;
+    int64_t t0, now;
     bool removed;
+    int rc;
 
     memset(&a, 0, sizeof(a));
     pthread_mutex_lock(&n->lock);
-    if (n->stopping) {
-        int64_t left = (n->stop_deadline_ns - clock_mono(n->clock)) / NS_PER_MS;
-
-        timeout_ms = left < timeout_ms ? left : timeout_ms;
-    }
+    rc = attempt_cfg(n, &ac);
     pthread_mutex_unlock(&n->lock);
     snprintf(a.group, sizeof(a.group), "%s", m->flush.group_key);
     a.why = m->flush.reason;
     t0 = clock_mono(n->clock);
-    post(n, m, timeout_ms > 0 ? timeout_ms : 1, &a);
+    if (rc == DESKDB_OK) {
+        post(n, m, &ac, &a);
+    } else {
+        /* Out of memory: a network failure as far as retries go. */
+        a.outcome = NOTIFY_RETRY;
+        a.reason = NOTIFY_REASON_NETWORK;
+        snprintf(a.res.error, sizeof(a.res.error), "out of memory");
+    }
+    free(ac.url);
     now = clock_mono(n->clock);
     if (!a.sign_failed) {
         metric_inc(n->m_sent);
@@ -390,7 +460,7 @@ notifier_attempt(struct notifier *n, struct notify_msg *m)
     log_result(n, m, &a);
     if (a.items != NULL && n->on_delivered != NULL)
         n->on_delivered(n->cb_arg,
-                        n->index,
+                        n->name,
                         a.items,
                         a.n_items,
                         clock_real(n->clock));

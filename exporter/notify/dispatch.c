@@ -586,3 +586,69 @@ dispatch_groups(const struct dispatch *d)
 {
     return d->n_groups;
 }
+
+/* Copy every alert of `old` into `d` (configured for the new mode),
+ * keeping what the receiver was told and when. */
+static int
+regroup(struct dispatch *d, const struct group *old, int64_t now)
+{
+    struct buf key;
+    struct group *g = NULL;
+    size_t i;
+    int rc = DESKDB_OK;
+
+    buf_init(&key, 64 * 1024);
+    for (i = 0; rc == DESKDB_OK && i < old->n; i++) {
+        const struct galert *ga = &old->alerts[i];
+
+        buf_reset(&key);
+        rc = alert_group_key(d, &ga->a, &key);
+        g = rc == DESKDB_OK ? group_find(d, key.data) : NULL;
+        if (rc == DESKDB_OK && g == NULL)
+            g = group_add(d, key.data, &ga->a);
+        if (g == NULL || galert_add(g, &ga->a, ga->sent) == NULL) {
+            rc = DESKDB_ENOMEM;
+            break;
+        }
+        g->next_flush_ns = now;
+        if (old->has_sent &&
+            (!g->has_sent || old->last_sent_ns > g->last_sent_ns))
+            g->last_sent_ns = old->last_sent_ns;
+        g->has_sent = g->has_sent || old->has_sent;
+    }
+    buf_fini(&key);
+    return rc;
+}
+
+int
+dispatch_reconfigure(struct dispatch *d,
+                     const struct dispatch_cfg *cfg,
+                     int64_t now_mono_ns)
+{
+    struct dispatch *fresh;
+    struct group *g, *next;
+    int rc = DESKDB_OK;
+
+    if (cfg->push == d->cfg.push) {
+        d->cfg = *cfg;
+        return DESKDB_OK;
+    }
+    fresh = dispatch_create(cfg);
+    if (fresh == NULL)
+        return DESKDB_ENOMEM;
+    for (g = d->groups; g != NULL && rc == DESKDB_OK; g = g->next)
+        rc = regroup(fresh, g, now_mono_ns);
+    if (rc != DESKDB_OK) {
+        dispatch_destroy(fresh);
+        return rc;
+    }
+    for (g = d->groups; g != NULL; g = next) {
+        next = g->next;
+        group_free(g);
+    }
+    d->groups = fresh->groups;
+    d->n_groups = fresh->n_groups;
+    d->cfg = *cfg;
+    free(fresh);
+    return DESKDB_OK;
+}

@@ -221,6 +221,16 @@ int64_t dispatch_next_due(const struct dispatch *d);
 /* Number of groups (for tests). */
 size_t dispatch_groups(const struct dispatch *d);
 
+/*
+ * New timers and modes for a receiver whose settings changed.  Groups
+ * keep their alerts, what was sent and when; when `push` changes, the
+ * alerts are regrouped for the new mode and those groups flush at the
+ * next dispatch_due().  Errors: DESKDB_ENOMEM (the old groups stay).
+ */
+int dispatch_reconfigure(struct dispatch *d,
+                         const struct dispatch_cfg *cfg,
+                         int64_t now_mono_ns) DESKDB_MUSTCHECK;
+
 /* ---- payloads ---------------------------------------------------------- */
 
 struct payload_ctx {
@@ -248,14 +258,13 @@ struct notify_sent_item {
 
 typedef bool (*notify_leader_fn)(void *arg);
 typedef void (*notify_delivered_fn)(void *arg,
-                                    size_t receiver,
+                                    const char *receiver,
                                     const struct notify_sent_item *items,
                                     size_t n,
                                     int64_t at_real_ns);
 
 struct notifier_opts {
     const struct config_receiver *cfg; /* borrowed; outlives the notifier */
-    size_t index;                      /* passed to on_delivered */
     struct metrics *registry;          /* may be NULL */
     const struct clock *clock;         /* NULL: clock_system */
     int64_t push_resend_ns;            /* alertmanager receivers */
@@ -287,6 +296,25 @@ int notifier_start(struct notifier *n, struct deskdb_err *err) DESKDB_MUSTCHECK;
 void notifier_update(struct notifier *n,
                      const struct notify_alert *alerts,
                      size_t count);
+
+/*
+ * New settings for the same receiver (a reload): URL, type, secret,
+ * timeouts, intervals, send_resolved, backoff.  The groups and what the
+ * receiver was told are kept (regrouped when the type changes between
+ * alertmanager and the others); queued notifications stay queued and are
+ * rebuilt for the new settings (one that cannot be is dropped and
+ * counted); a request in flight finishes with the old ones.  `cfg` is
+ * borrowed like notifier_opts.cfg and must have the same name.  Errors:
+ * DESKDB_ENOMEM (nothing changed).
+ */
+int notifier_reconfigure(struct notifier *n,
+                         const struct config_receiver *cfg,
+                         int64_t push_resend_ns,
+                         int64_t push_valid_ns) DESKDB_MUSTCHECK;
+
+/* Free what is still queued after notifier_stop(), counting each as
+ * dropped; returns how many there were. */
+size_t notifier_discard(struct notifier *n);
 
 /* See dispatch_restore(). */
 void notifier_restore(struct notifier *n,

@@ -30,7 +30,7 @@ register_metrics(struct notifier *n, struct metrics *m)
 {
     static const char *const recv[] = {"receiver", NULL};
     static const char *const recv_reason[] = {"receiver", "reason", NULL};
-    const char *name = n->cfg->name;
+    const char *name = n->name;
     struct metric_family *f;
     size_t i;
 
@@ -75,17 +75,17 @@ register_metrics(struct notifier *n, struct metrics *m)
 }
 
 static void
-init_dispatch_cfg(struct dispatch_cfg *d, const struct notifier_opts *o)
+init_dispatch_cfg(struct dispatch_cfg *d,
+                  const struct config_receiver *c,
+                  int64_t push_resend_ns)
 {
-    const struct config_receiver *c = o->cfg;
-
     memset(d, 0, sizeof(*d));
     d->push = c->type == CONFIG_RECEIVER_ALERTMANAGER;
     d->send_resolved = c->send_resolved;
     d->group_wait_ns = c->group_wait_ms * NS_PER_MS;
     d->group_interval_ns = c->group_interval_ms * NS_PER_MS;
     d->repeat_interval_ns = c->repeat_interval_ms * NS_PER_MS;
-    d->resend_ns = o->push_resend_ns;
+    d->resend_ns = push_resend_ns;
 }
 
 /* Alertmanager receivers are configured with Alertmanager's base URL. */
@@ -140,7 +140,6 @@ notifier_create(const struct notifier_opts *opts, struct deskdb_err *err)
         return NULL;
     }
     n->cfg = opts->cfg;
-    n->index = opts->index;
     n->clock = opts->clock != NULL ? opts->clock : &clock_system;
     n->push_valid_ns = opts->push_valid_ns;
     n->on_delivered = opts->on_delivered;
@@ -150,15 +149,17 @@ notifier_create(const struct notifier_opts *opts, struct deskdb_err *err)
     if (gethostname(n->source, sizeof(n->source)) != 0 || n->source[0] == 0)
         snprintf(n->source, sizeof(n->source), "deskdb");
     n->source[sizeof(n->source) - 1] = '\0';
-    init_dispatch_cfg(&dc, opts);
+    init_dispatch_cfg(&dc, n->cfg, opts->push_resend_ns);
     n->dispatch = dispatch_create(&dc);
     n->external_url = strdup("");
     n->url = target_url(n->cfg);
+    n->name = strdup(n->cfg->name);
     if (n->dispatch == NULL || n->external_url == NULL || n->url == NULL ||
-        init_sync(n) != DESKDB_OK) {
+        n->name == NULL || init_sync(n) != DESKDB_OK) {
         dispatch_destroy(n->dispatch);
         free(n->external_url);
         free(n->url);
+        free(n->name);
         free(n);
         err_set(err, DESKDB_ENOMEM, "out of memory");
         return NULL;
@@ -201,7 +202,7 @@ notifier_start(struct notifier *n, struct deskdb_err *err)
         return err_set(err,
                        DESKDB_EIO,
                        "cannot start the delivery thread of receiver %s: %s",
-                       n->cfg->name,
+                       n->name,
                        strerror(rc));
     n->started = true;
     return DESKDB_OK;
@@ -226,9 +227,57 @@ notifier_update(struct notifier *n,
         log_error("notify",
                   "cannot update alert groups",
                   "receiver",
-                  n->cfg->name,
+                  n->name,
                   "err",
                   err_code_name(rc));
+}
+
+int
+notifier_reconfigure(struct notifier *n,
+                     const struct config_receiver *cfg,
+                     int64_t push_resend_ns,
+                     int64_t push_valid_ns)
+{
+    struct dispatch_cfg dc;
+    char *url = target_url(cfg), *old = NULL, count[24];
+    size_t dropped = 0, queued;
+    int rc = url != NULL ? DESKDB_OK : DESKDB_ENOMEM;
+
+    init_dispatch_cfg(&dc, cfg, push_resend_ns);
+    pthread_mutex_lock(&n->lock);
+    if (rc == DESKDB_OK)
+        rc = dispatch_reconfigure(n->dispatch, &dc, clock_mono(n->clock));
+    if (rc == DESKDB_OK) {
+        old = n->url;
+        n->url = url;
+        url = NULL;
+        n->cfg = cfg;
+        n->push_valid_ns = push_valid_ns;
+        n->backoff.base_ms = cfg->backoff_base_ms;
+        n->backoff.cap_ms = cfg->backoff_cap_ms;
+        dropped = notifier_rebuild_queue(n);
+        pthread_cond_signal(&n->cond);
+    }
+    queued = n->queue_len;
+    pthread_mutex_unlock(&n->lock);
+    free(old);
+    free(url);
+    if (rc != DESKDB_OK)
+        return rc;
+    log_info("notify",
+             "receiver settings changed",
+             "receiver",
+             n->name,
+             "queued",
+             log_i64(count, (int64_t)queued));
+    if (dropped > 0)
+        log_error("notify",
+                  "queued notifications dropped: cannot rebuild them",
+                  "receiver",
+                  n->name,
+                  "dropped",
+                  log_i64(count, (int64_t)dropped));
+    return DESKDB_OK;
 }
 
 void
@@ -252,7 +301,7 @@ notifier_restore(struct notifier *n,
         log_error("notify",
                   "cannot restore an alert group",
                   "receiver",
-                  n->cfg->name,
+                  n->name,
                   "err",
                   err_code_name(rc));
 }
@@ -333,6 +382,7 @@ notifier_destroy(struct notifier *n)
     dispatch_destroy(n->dispatch);
     free(n->external_url);
     free(n->url);
+    free(n->name);
     if (n->sync_ready) {
         pthread_cond_destroy(&n->cond);
         pthread_cond_destroy(&n->done_cond);

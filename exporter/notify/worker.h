@@ -27,22 +27,25 @@ struct notify_msg {
 };
 
 struct notifier {
-    const struct config_receiver *cfg;
-    char *url; /* where to POST: cfg->url, + /api/v2/alerts for Alertmanager */
-    size_t index;
+    char *name; /* the receiver's; never changes */
     const struct clock *clock;
-    int64_t push_valid_ns;
     char source[256];
     notify_delivered_fn on_delivered;
     void *cb_arg;
-    struct backoff backoff;
     struct metric *m_sent;
     struct metric *m_failed[NOTIFY_NREASONS];
     struct metric *m_duration;
     struct metric *m_queue;
 
-    /* `lock` guards everything below; no I/O is done while holding it. */
+    /* `lock` guards everything below; no I/O is done while holding it.
+     * The settings change with notifier_reconfigure(); the thread reads
+     * them under the lock (an old `cfg` stays valid: configurations
+     * outlive the notifier). */
     pthread_mutex_t lock;
+    const struct config_receiver *cfg;
+    char *url; /* where to POST: cfg->url, + /api/v2/alerts for Alertmanager */
+    int64_t push_valid_ns;
+    struct backoff backoff;
     pthread_cond_t cond;      /* work arrived or stop requested */
     pthread_cond_t done_cond; /* the thread finished */
     bool sync_ready;
@@ -64,6 +67,11 @@ void notify_msg_free(struct notify_msg *m);
 
 /* Flush due groups into the queue.  Called with the lock held. */
 void notifier_flush_due(struct notifier *n, int64_t now);
+
+/* Under the lock, after new settings: rebuild the bodies of the queued
+ * notifications not in flight; those that cannot be are dropped and
+ * counted.  Returns how many were dropped. */
+size_t notifier_rebuild_queue(struct notifier *n);
 
 /* Deliver `m` once (without the lock; takes it to record the result). */
 void notifier_attempt(struct notifier *n, struct notify_msg *m);

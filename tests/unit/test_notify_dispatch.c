@@ -310,6 +310,62 @@ test_push_mode(void **state)
     dispatch_destroy(d);
 }
 
+/* A reload with new settings: the groups, what was sent and when stay;
+ * between push and grouped modes the alerts are regrouped. */
+static void
+test_reconfigure(void **state)
+{
+    struct dispatch *d = dispatch_create(&am_defaults);
+    struct dispatch_cfg cfg = am_defaults;
+    struct notify_alert in[2] = {alert(la, 2, REAL0), alert(lc, 1, REAL0)};
+    struct due r;
+
+    (void)state;
+    update(d, in, 2, 0);
+    r = due(d, S(30));
+    assert_int_equal(r.n, 2);
+    dispatch_delivered(d, &r.f[0], S(30));
+    dispatch_delivered(d, &r.f[1], S(30));
+    due_free(&r);
+    /* Longer group_interval, shorter repeat: timers already set keep
+     * their deadline, the repeat timer counts from the last delivery. */
+    cfg.group_interval_ns = M(10);
+    cfg.repeat_interval_ns = M(20);
+    assert_int_equal(dispatch_reconfigure(d, &cfg, M(1)), DESKDB_OK);
+    assert_int_equal(dispatch_groups(d), 2);
+    update(d, in, 2, M(2));
+    expect_none(d, S(30) + M(5));
+    r = due(d, S(30) + M(25));
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.f[0].reason, NOTIFY_REPEAT);
+    dispatch_delivered(d, &r.f[0], S(30) + M(25));
+    dispatch_delivered(d, &r.f[1], S(30) + M(25));
+    due_free(&r);
+
+    /* To push mode (an Alertmanager receiver): one batch, known alerts
+     * stay known, so nothing is sent before the resend interval. */
+    cfg.push = true;
+    cfg.resend_ns = M(1);
+    assert_int_equal(dispatch_reconfigure(d, &cfg, M(26)), DESKDB_OK);
+    assert_int_equal(dispatch_groups(d), 1);
+    expect_none(d, M(26));
+    update(d, in, 2, M(27));
+    expect_one(d, M(27), NOTIFY_UPDATE, 2, true);
+    /* One resolves: pushed at once, as the receiver knew it firing. */
+    in[1] = resolved(in[1], REAL0 + M(28));
+    update(d, in, 2, M(28));
+    expect_one(d, M(28), NOTIFY_UPDATE, 2, true);
+
+    /* And back: grouped by alertname again; the firing one was sent, so
+     * no first notification again. */
+    cfg.push = false;
+    assert_int_equal(dispatch_reconfigure(d, &cfg, M(29)), DESKDB_OK);
+    assert_int_equal(dispatch_groups(d), 1);
+    update(d, in, 1, M(29));
+    expect_none(d, M(29));
+    dispatch_destroy(d);
+}
+
 int
 main(void)
 {
@@ -318,6 +374,7 @@ main(void)
         cmocka_unit_test(test_resolve_rules),
         cmocka_unit_test(test_restore_after_restart),
         cmocka_unit_test(test_push_mode),
+        cmocka_unit_test(test_reconfigure),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
