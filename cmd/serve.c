@@ -203,10 +203,47 @@ reload_alerts(struct daemon *d)
 }
 
 /*
+ * SIGHUP, the jobs: section: jobs added, removed and changed by name,
+ * runs in progress left to finish (scheduler_reload()).  Serve started
+ * without a scheduler (no jobs, no alert leadership) gets one when the
+ * file now has jobs, and /api/jobs answers from then on; a scheduler
+ * whose jobs are all removed keeps running with none.  A failure keeps
+ * the running jobs.
+ */
+static int
+reload_jobs(struct daemon *d)
+{
+    struct deskdb_err err;
+    int rc = DESKDB_OK;
+
+    err_clear(&err);
+    if (d->sched != NULL) {
+        rc = scheduler_reload(d->sched, d->cfg, &err);
+    } else if (d->cfg->jobs->n_definitions > 0) {
+        rc = create_jobs(d, &err);
+        if (rc == DESKDB_OK)
+            rc = scheduler_start(d->sched, &err);
+        if (rc == DESKDB_OK) {
+            api_set_jobs_provider(d->api, scheduler_json, d->sched);
+        } else {
+            scheduler_destroy(d->sched);
+            d->sched = NULL;
+        }
+    }
+    if (rc != DESKDB_OK)
+        log_error("serve",
+                  "jobs reload failed, keeping the running jobs",
+                  "err",
+                  err.msg);
+    return rc;
+}
+
+/*
  * SIGHUP: load and validate the file again.  A bad file is rejected and the
  * running configuration kept.  What can change without a restart: the log
- * level and format, the HTTP credentials and the alerts: section; other
- * changes are logged as needing a restart.
+ * level and format, the HTTP credentials, the jobs: section (but
+ * jobs.leader) and the alerts: section; other changes are logged as
+ * needing a restart.
  */
 static void
 reload(struct daemon *d)
@@ -214,6 +251,7 @@ reload(struct daemon *d)
     struct deskdb_err err;
     struct config *next;
     struct config **grown;
+    int jobs_rc, alerts_rc;
 
     err_clear(&err);
     next = config_load(config_default_path(d->config_path), &err);
@@ -248,7 +286,10 @@ reload(struct daemon *d)
                   next->log.format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON
                                                       : LOG_FORMAT_LOGFMT,
                   NULL);
-    if (reload_alerts(d) != DESKDB_OK) {
+    /* Both, whatever the other did: each keeps its old state on failure. */
+    jobs_rc = reload_jobs(d);
+    alerts_rc = reload_alerts(d);
+    if (jobs_rc != DESKDB_OK || alerts_rc != DESKDB_OK) {
         metric_set(d->reload_ok, 0);
         return;
     }
@@ -257,7 +298,8 @@ reload(struct daemon *d)
     log_info("serve",
              "configuration reloaded",
              "note",
-             "pool, listen, tls, collectors and jobs changes need a restart");
+             "pool, listen, tls, collectors and jobs.leader changes need a "
+             "restart");
 }
 
 /* Wait for signals on the main thread until asked to stop. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 struct api {
     struct pool *pool;
     int64_t health_timeout_ms;
+    /* The providers may be set while requests are served (a scheduler
+     * created by a reload): read and written under `mu`. */
+    pthread_mutex_t mu;
     api_json_fn jobs_fn;
     void *jobs_arg;
     api_json_fn alerts_fn;
@@ -33,6 +37,10 @@ api_create(struct pool *pool, int64_t health_timeout_ms)
 
     if (api == NULL)
         return NULL;
+    if (pthread_mutex_init(&api->mu, NULL) != 0) {
+        free(api);
+        return NULL;
+    }
     api->pool = pool;
     api->health_timeout_ms = health_timeout_ms;
     return api;
@@ -41,21 +49,28 @@ api_create(struct pool *pool, int64_t health_timeout_ms)
 void
 api_destroy(struct api *api)
 {
+    if (api == NULL)
+        return;
+    pthread_mutex_destroy(&api->mu);
     free(api);
 }
 
 void
 api_set_jobs_provider(struct api *api, api_json_fn fn, void *arg)
 {
+    pthread_mutex_lock(&api->mu);
     api->jobs_fn = fn;
     api->jobs_arg = arg;
+    pthread_mutex_unlock(&api->mu);
 }
 
 void
 api_set_alerts_provider(struct api *api, api_json_fn fn, void *arg)
 {
+    pthread_mutex_lock(&api->mu);
     api->alerts_fn = fn;
     api->alerts_arg = arg;
+    pthread_mutex_unlock(&api->mu);
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -451,10 +466,16 @@ handle_jobs(void *arg,
             struct http_response *resp)
 {
     struct api *api = arg;
+    api_json_fn fn;
+    void *fn_arg;
 
     (void)req;
-    respond_provider(api->jobs_fn,
-                     api->jobs_arg,
+    pthread_mutex_lock(&api->mu);
+    fn = api->jobs_fn;
+    fn_arg = api->jobs_arg;
+    pthread_mutex_unlock(&api->mu);
+    respond_provider(fn,
+                     fn_arg,
                      "the scheduler is not running in this instance",
                      resp);
 }
@@ -465,10 +486,16 @@ handle_alerts(void *arg,
               struct http_response *resp)
 {
     struct api *api = arg;
+    api_json_fn fn;
+    void *fn_arg;
 
     (void)req;
-    respond_provider(api->alerts_fn,
-                     api->alerts_arg,
+    pthread_mutex_lock(&api->mu);
+    fn = api->alerts_fn;
+    fn_arg = api->alerts_arg;
+    pthread_mutex_unlock(&api->mu);
+    respond_provider(fn,
+                     fn_arg,
                      "alerting is not running in this instance",
                      resp);
 }

@@ -36,7 +36,9 @@ struct api *api_create(struct pool *pool,
 void api_destroy(struct api *api);
 
 /* Where /api/jobs and /api/alerts get their documents.  Without a
- * provider those endpoints answer 404: the feature is not running. */
+ * provider those endpoints answer 404: the feature is not running.  May
+ * be called while the server runs (a reload that starts the scheduler);
+ * the provider must then stay valid until the server has stopped. */
 void api_set_jobs_provider(struct api *api, api_json_fn fn, void *arg);
 void api_set_alerts_provider(struct api *api, api_json_fn fn, void *arg);
 

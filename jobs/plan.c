@@ -91,6 +91,31 @@ plan_sync(struct plan_job *j, bool have_last, int64_t last_s, int64_t now_s)
 }
 
 void
+plan_job_redefine(struct plan_job *j,
+                  const struct cron_expr *expr,
+                  const struct tz *tz,
+                  const struct config_job *cfg,
+                  bool reschedule,
+                  int64_t now_s)
+{
+    struct plan_job old = *j;
+
+    plan_job_init(j, expr, tz, cfg);
+    j->synced = old.synced;
+    j->cursor = old.cursor;
+    j->next_fire = old.next_fire;
+    j->in_flight = old.in_flight;
+    j->pending = old.pending;
+    j->pending_for = old.pending_for;
+    j->cancel_asked = old.cancel_asked;
+    if (!reschedule || !j->synced)
+        return;
+    if (j->cursor < now_s)
+        j->cursor = now_s;
+    j->next_fire = plan_next_after(j, j->cursor);
+}
+
+void
 plan_unsync(struct plan_job *j)
 {
     j->synced = false;

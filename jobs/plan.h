@@ -127,6 +127,22 @@ void plan_job_init(struct plan_job *j,
                    const struct config_job *cfg);
 
 /*
+ * Give `j` a new definition (a configuration reload) and keep what the
+ * planner knows: the cursor, the runs in flight, a pending run and a
+ * cancel already asked, so the concurrency policy still sees the runs
+ * started under the old definition.  With `reschedule` (the schedule, the
+ * zone or `enabled` changed) a synced job's cursor moves up to `now_s`
+ * and its next fire time is computed after it: no fire time of the new
+ * schedule before the reload is due.  Without, the next fire time is kept.
+ */
+void plan_job_redefine(struct plan_job *j,
+                       const struct cron_expr *expr,
+                       const struct tz *tz,
+                       const struct config_job *cfg,
+                       bool reschedule,
+                       int64_t now_s);
+
+/*
  * Set the cursor when scheduling (re)starts, e.g. on becoming the leader.
  * `have_last`: deskdb.job_runs has a scheduled run of this job, the
  * latest at `last_s`; then fire times after it and up to now are due at

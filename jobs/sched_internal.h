@@ -49,10 +49,10 @@ struct job_metrics {
 
 /* One run between the planner's decision and its end. */
 struct sched_run {
-    struct exec_run exec;
-    size_t job;
-    bool planned;        /* counted in the planner's in_flight */
-    int64_t start_at_ms; /* not before (wall clock, epoch ms) */
+    struct exec_run exec;  /* exec.def: the definition it runs with */
+    struct sched_job *job; /* outlives the run (scheduler_destroy()) */
+    bool planned;          /* counted in the planner's in_flight */
+    int64_t start_at_ms;   /* not before (wall clock, epoch ms) */
     struct sched_run *prev, *next;
 };
 
@@ -61,27 +61,50 @@ struct sched_list {
     int n;
 };
 
+/*
+ * A job, known by its name for the scheduler's life: a reload gives it a
+ * new definition, or marks it removed.  Neither a job nor any definition
+ * it had is freed before scheduler_destroy(), so runs and readers that
+ * took a pointer under mu may keep using it after a reload.
+ */
 struct sched_job {
-    struct jobdef def;
-    struct plan_job plan; /* under scheduler.mu */
-    struct job_metrics m;
+    const char *name;     /* the first definition's; never changes */
+    struct job_metrics m; /* set before the job is published */
     /* Under scheduler.mu: */
+    struct jobdef *def; /* the current definition */
+    struct plan_job plan;
     struct scheduler_run_info last;
     int64_t last_success_us;
     int running; /* executing now, planned or manual */
+    bool removed;
 };
 
+/* The deskdb_job_* families. */
+#define SCHED_N_FAMILIES 9
+
 struct scheduler {
-    const struct config *cfg;
     struct pool *pool;
     struct clock clock;
     char instance[128];
     struct leader *leader; /* NULL with leader.mode none; loop-owned */
-    struct sched_job *jobs;
-    size_t n_jobs;
+    enum config_leader_mode leader_mode; /* as created: a reload keeps */
+    int64_t leader_key;
     struct metric *leader_gauge;
+    struct metric_family *families[SCHED_N_FAMILIES]; /* NULL: no metrics */
+    /* Written by scheduler_reload() only, on the thread that owns the
+     * life cycle: removed jobs and replaced definitions, kept until
+     * scheduler_destroy(). */
+    struct sched_job **gone;
+    size_t n_gone;
+    struct jobdef **old_defs;
+    size_t n_old_defs;
 
-    pthread_mutex_t mu;        /* guards everything below */
+    pthread_mutex_t mu;       /* guards everything below */
+    const struct config *cfg; /* the latest (reload) */
+    struct sched_job **jobs;  /* the current set, by pointer */
+    size_t n_jobs;
+    int max_running;           /* jobs.max_concurrent */
+    int busy;                  /* workers running a job */
     pthread_cond_t wake;       /* the loop and housekeeping */
     pthread_cond_t work;       /* workers: a run is ready, or stop */
     pthread_cond_t idle;       /* a run finished */
@@ -111,8 +134,11 @@ struct scheduler {
 void sched_list_push(struct sched_list *l, struct sched_run *r);
 void sched_list_remove(struct sched_list *l, struct sched_run *r);
 
-/* Metrics: register the families (create), record a finished run. */
+/* Metrics: register the families (create), create or take out the
+ * series of one job (not under mu), record a finished run. */
 void sched_metrics_register(struct scheduler *s, struct metrics *m);
+void sched_metrics_job(struct scheduler *s, struct sched_job *j);
+void sched_metrics_forget(struct sched_job *j);
 void sched_metrics_run(struct scheduler *s,
                        const struct sched_run *r,
                        int64_t duration_ns);
@@ -149,6 +175,20 @@ int sched_reconcile(struct scheduler *s, struct deskdb_err *err);
 /* Wait on `cv` (with `mu` held) for at most `ms` milliseconds. */
 void sched_timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 
+/* The current job named `name`, or NULL (under mu). */
 struct sched_job *sched_find(struct scheduler *s, const char *name);
+
+/* A job for compiled definition `def` (taken over), not yet published;
+ * NULL when out of memory (`def` is then freed). */
+struct sched_job *sched_job_new(struct scheduler *s, struct jobdef *def);
+
+/* Free a job and its current definition. */
+void sched_job_free(struct sched_job *j);
+
+/* Compile job `job` of `cfg` into a new definition. */
+int sched_def_compile(const struct config *cfg,
+                      const struct config_job *job,
+                      struct jobdef **out,
+                      struct deskdb_err *err);
 
 #endif

@@ -16,24 +16,24 @@
 /* What the planner's actions need while mu is held. */
 struct emit_ctx {
     struct scheduler *s;
+    struct sched_job *job; /* the job whose plan is asked */
     int64_t now_ms;
     int dropped; /* starts lost to an allocation failure */
     bool started;
 };
 
 static struct sched_run *
-new_run(struct scheduler *s, const struct plan_action *a)
+new_run(struct scheduler *s, struct sched_job *j, const struct plan_action *a)
 {
-    struct sched_job *j = &s->jobs[a->job];
     struct sched_run *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
-    r->job = a->job;
+    r->job = j;
     r->planned = true;
     r->start_at_ms = a->start_at_ms;
     r->exec.pool = s->pool;
-    r->exec.def = &j->def;
+    r->exec.def = j->def;
     r->exec.instance = s->instance;
     r->exec.clock = &s->clock;
     r->exec.cfg = s->cfg;
@@ -45,7 +45,7 @@ new_run(struct scheduler *s, const struct plan_action *a)
 /* replace: every run of the job in flight is asked to stop; those not
  * started yet end without running. */
 static void
-cancel_job_runs(struct scheduler *s, size_t job)
+cancel_job_runs(struct scheduler *s, const struct sched_job *job)
 {
     struct sched_list *lists[] = {&s->delayed, &s->ready, &s->running};
     int pid;
@@ -68,12 +68,12 @@ on_action(void *arg, const struct plan_action *a)
 {
     struct emit_ctx *c = arg;
     struct scheduler *s = c->s;
-    struct sched_job *j = &s->jobs[a->job];
+    struct sched_job *j = c->job;
     struct sched_run *r;
 
     switch (a->kind) {
     case PLAN_START:
-        r = new_run(s, a);
+        r = new_run(s, j, a);
         if (r == NULL) {
             plan_run_dropped(&j->plan);
             c->dropped++;
@@ -91,7 +91,7 @@ on_action(void *arg, const struct plan_action *a)
         metric_add(j->m.skipped[a->reason], (double)a->count);
         return;
     case PLAN_CANCEL_RUNNING:
-        cancel_job_runs(s, a->job);
+        cancel_job_runs(s, j);
         return;
     }
 }
@@ -110,13 +110,13 @@ sched_unsync_locked(struct scheduler *s)
     struct sched_list *lists[] = {&s->delayed, &s->ready};
 
     for (size_t i = 0; i < s->n_jobs; i++)
-        plan_unsync(&s->jobs[i].plan);
+        plan_unsync(&s->jobs[i]->plan);
     for (size_t i = 0; i < 2; i++) {
         while (lists[i]->head != NULL) {
             struct sched_run *r = lists[i]->head;
 
             sched_list_remove(lists[i], r);
-            plan_run_dropped(&s->jobs[r->job].plan);
+            plan_run_dropped(&r->job->plan);
             s->in_flight--;
             free(r);
         }
@@ -144,6 +144,54 @@ own_run_ids(struct scheduler *s, int64_t *ids, size_t max)
     return n;
 }
 
+/* The current jobs, for work done outside mu (jobs are never freed
+ * before the scheduler).  NULL when out of memory. */
+static struct sched_job **
+jobs_snapshot(struct scheduler *s, size_t *n)
+{
+    struct sched_job **jobs;
+
+    pthread_mutex_lock(&s->mu);
+    *n = s->n_jobs;
+    jobs = calloc(*n + 1, sizeof(*jobs));
+    if (jobs != NULL)
+        memcpy(jobs, s->jobs, *n * sizeof(*jobs));
+    pthread_mutex_unlock(&s->mu);
+    return jobs;
+}
+
+/* Apply what deskdb.job_runs says of `jobs` (under mu).  With `sync`, a
+ * job added by a reload while it was read starts fresh at `now_s`. */
+static void
+apply_state(struct scheduler *s,
+            struct sched_job **jobs,
+            const struct history_job *h,
+            size_t n,
+            bool sync,
+            int64_t now_s)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct sched_job *j = jobs[i];
+
+        if (j->running == 0 || h[i].last.id > j->last.id)
+            j->last = h[i].last;
+        if (h[i].last_success_us > j->last_success_us)
+            j->last_success_us = h[i].last_success_us;
+        if (sync && !j->removed)
+            plan_sync(&j->plan,
+                      h[i].have_last_scheduled,
+                      civil_floor_div(h[i].last_scheduled_us, 1000000),
+                      now_s);
+    }
+    if (!sync)
+        return;
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        if (!s->jobs[i]->plan.synced)
+            plan_sync(&s->jobs[i]->plan, false, 0, now_s);
+    }
+    s->synced = true;
+}
+
 /* Read every job's state; `sync` also sets the planner's cursors. */
 static int
 load_state(struct scheduler *s,
@@ -151,51 +199,40 @@ load_state(struct scheduler *s,
            int64_t now_s,
            struct deskdb_err *err)
 {
-    const char **names = calloc(s->n_jobs + 1, sizeof(*names));
-    struct history_job *h = calloc(s->n_jobs + 1, sizeof(*h));
+    size_t n = 0;
+    struct sched_job **jobs = jobs_snapshot(s, &n);
+    const char **names = calloc(n + 1, sizeof(*names));
+    struct history_job *h = calloc(n + 1, sizeof(*h));
     struct pool_conn *c = NULL;
     int rc;
 
-    if (names == NULL || h == NULL) {
+    if (jobs == NULL || names == NULL || h == NULL) {
         rc = err_set(err, DESKDB_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < s->n_jobs; i++)
-        names[i] = s->jobs[i].def.cfg->name;
+    for (size_t i = 0; i < n; i++)
+        names[i] = jobs[i]->name;
     rc = pool_acquire_timeout(s->pool, &c, SCHED_DB_TIMEOUT_MS, err);
     if (rc == 0) {
         pool_conn_set_query_timeout(c, SCHED_DB_TIMEOUT_MS);
-        rc = history_load(c, names, s->n_jobs, h, err);
+        rc = history_load(c, names, n, h, err);
     }
     pool_release(s->pool, c);
     if (rc != 0)
         goto out;
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->n_jobs; i++) {
-        struct sched_job *j = &s->jobs[i];
-
-        if (j->running == 0 || h[i].last.id > j->last.id)
-            j->last = h[i].last;
-        if (h[i].last_success_us > j->last_success_us)
-            j->last_success_us = h[i].last_success_us;
-        if (sync)
-            plan_sync(&j->plan,
-                      h[i].have_last_scheduled,
-                      civil_floor_div(h[i].last_scheduled_us, 1000000),
-                      now_s);
-    }
-    if (sync)
-        s->synced = true;
+    apply_state(s, jobs, h, n, sync, now_s);
     pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; i < s->n_jobs; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (h[i].last_success_us > 0)
-            metric_set(s->jobs[i].m.last_success,
+            metric_set(jobs[i]->m.last_success,
                        (double)h[i].last_success_us / 1e6);
         if (h[i].last.finished_us > 0)
-            metric_set(s->jobs[i].m.last_run,
+            metric_set(jobs[i]->m.last_run,
                        (double)h[i].last.finished_us / 1e6);
     }
 out:
+    free(jobs);
     free(names);
     free(h);
     return rc;
@@ -283,18 +320,27 @@ release_delayed(struct scheduler *s, int64_t now_ms)
 static void
 update_gauges(struct scheduler *s, bool leader)
 {
+    struct sched_job *jobs[64];
     int64_t next[64];
+    size_t n;
 
     metric_set(s->leader_gauge, leader ? 1 : 0);
-    for (size_t base = 0; base < s->n_jobs; base += 64) {
-        size_t n = s->n_jobs - base < 64 ? s->n_jobs - base : 64;
-
+    /* In slices, the lock released while the registry is written; a
+     * reload between two slices at worst skips or repeats a job until
+     * the next tick. */
+    for (size_t base = 0;; base += n) {
         pthread_mutex_lock(&s->mu);
-        for (size_t i = 0; i < n; i++)
-            next[i] = plan_next_fire(&s->jobs[base + i].plan);
+        n = base < s->n_jobs ? s->n_jobs - base : 0;
+        n = n < 64 ? n : 64;
+        for (size_t i = 0; i < n; i++) {
+            jobs[i] = s->jobs[base + i];
+            next[i] = plan_next_fire(&jobs[i]->plan);
+        }
         pthread_mutex_unlock(&s->mu);
+        if (n == 0)
+            break;
         for (size_t i = 0; i < n; i++)
-            metric_set(s->jobs[base + i].m.next_run,
+            metric_set(jobs[i]->m.next_run,
                        next[i] == PLAN_NEVER ? 0 : (double)next[i]);
     }
 }
@@ -330,8 +376,10 @@ scheduler_tick(struct scheduler *s, int64_t now_ns)
         synced = sync_state(s, c.now_ms);
     pthread_mutex_lock(&s->mu);
     if (leader && synced && s->synced && !s->stopping) {
-        for (size_t i = 0; i < s->n_jobs; i++)
-            plan_tick(&s->jobs[i].plan, i, c.now_ms, NULL, NULL, on_action, &c);
+        for (size_t i = 0; i < s->n_jobs; i++) {
+            c.job = s->jobs[i];
+            plan_tick(&c.job->plan, i, c.now_ms, NULL, NULL, on_action, &c);
+        }
         c.started |= release_delayed(s, c.now_ms);
     }
     if (c.started)
@@ -353,7 +401,7 @@ sleep_ms(struct scheduler *s)
 
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n_jobs; i++) {
-        due = plan_next_fire(&s->jobs[i].plan);
+        due = plan_next_fire(&s->jobs[i]->plan);
         if (due != PLAN_NEVER && due * 1000 - now_ms < wait)
             wait = due * 1000 - now_ms;
     }
@@ -412,8 +460,10 @@ sched_loop_main(void *arg)
 void
 sched_run_done(struct scheduler *s, struct sched_run *r, int64_t duration_ns)
 {
-    struct sched_job *j = &s->jobs[r->job];
-    struct emit_ctx c = {.s = s, .now_ms = clock_real(&s->clock) / NS_PER_MS};
+    struct sched_job *j = r->job;
+    struct emit_ctx c = {.s = s,
+                         .job = j,
+                         .now_ms = clock_real(&s->clock) / NS_PER_MS};
 
     sched_metrics_run(s, r, duration_ns);
     pthread_mutex_lock(&s->mu);
@@ -424,8 +474,9 @@ sched_run_done(struct scheduler *s, struct sched_run *r, int64_t duration_ns)
         sched_note_run(j, &r->exec);
     if (r->planned) {
         s->in_flight--;
-        if (s->synced && !s->stopping)
-            plan_run_finished(&j->plan, r->job, c.now_ms, on_action, &c);
+        /* A removed job starts nothing more (not its pending run). */
+        if (s->synced && !s->stopping && !j->removed)
+            plan_run_finished(&j->plan, 0, c.now_ms, on_action, &c);
         else
             plan_run_dropped(&j->plan);
     }

@@ -72,12 +72,13 @@ static const struct family_def {
                    "duplicate)."},
 };
 
+_Static_assert(F_N == SCHED_N_FAMILIES, "sched_internal.h counts families");
+
 void
 sched_metrics_register(struct scheduler *s, struct metrics *m)
 {
     static const char *const job_label[] = {"job_name", NULL};
     static const char *const skip_labels[] = {"job_name", "reason", NULL};
-    struct metric_family *f[F_N];
 
     if (m == NULL)
         return;
@@ -85,7 +86,7 @@ sched_metrics_register(struct scheduler *s, struct metrics *m)
         const struct family_def *d = &family_defs[i];
         bool hist = d->type == METRIC_HISTOGRAM;
 
-        f[i] = metrics_family(
+        s->families[i] = metrics_family(
             m,
             d->type,
             d->name,
@@ -98,30 +99,48 @@ sched_metrics_register(struct scheduler *s, struct metrics *m)
                                     "deskdb_scheduler_leader",
                                     "1 if this instance schedules jobs (holds "
                                     "the leader lock, or leader.mode none).");
-    for (size_t i = 0; i < s->n_jobs; i++) {
-        struct job_metrics *jm = &s->jobs[i].m;
-        const char *name = s->jobs[i].def.cfg->name;
+}
 
-        jm->runs = series(f[F_RUNS], name, NULL);
-        jm->failures = series(f[F_FAILURES], name, NULL);
-        jm->duration = series(f[F_DURATION], name, NULL);
-        jm->last_success = series(f[F_LAST_SUCCESS], name, NULL);
-        jm->last_run = series(f[F_LAST_RUN], name, NULL);
-        jm->running = series(f[F_RUNNING], name, NULL);
-        jm->next_run = series(f[F_NEXT_RUN], name, NULL);
-        jm->retries = series(f[F_RETRIES], name, NULL);
-        for (int r = 0; r < PLAN_SKIP_NREASONS; r++)
-            jm->skipped[r] =
-                series(f[F_SKIPPED],
-                       name,
-                       plan_skip_reason_name((enum plan_skip_reason)r));
-    }
+void
+sched_metrics_job(struct scheduler *s, struct sched_job *j)
+{
+    struct metric_family *const *f = s->families;
+    struct job_metrics *jm = &j->m;
+
+    jm->runs = series(f[F_RUNS], j->name, NULL);
+    jm->failures = series(f[F_FAILURES], j->name, NULL);
+    jm->duration = series(f[F_DURATION], j->name, NULL);
+    jm->last_success = series(f[F_LAST_SUCCESS], j->name, NULL);
+    jm->last_run = series(f[F_LAST_RUN], j->name, NULL);
+    jm->running = series(f[F_RUNNING], j->name, NULL);
+    jm->next_run = series(f[F_NEXT_RUN], j->name, NULL);
+    jm->retries = series(f[F_RETRIES], j->name, NULL);
+    for (int r = 0; r < PLAN_SKIP_NREASONS; r++)
+        jm->skipped[r] =
+            series(f[F_SKIPPED],
+                   j->name,
+                   plan_skip_reason_name((enum plan_skip_reason)r));
+}
+
+void
+sched_metrics_forget(struct sched_job *j)
+{
+    struct job_metrics *jm = &j->m;
+
+    metric_series_remove(jm->runs);
+    metric_series_remove(jm->failures);
+    metric_series_remove(jm->duration);
+    metric_series_remove(jm->last_success);
+    metric_series_remove(jm->last_run);
+    metric_series_remove(jm->running);
+    metric_series_remove(jm->next_run);
+    metric_series_remove(jm->retries);
+    for (int r = 0; r < PLAN_SKIP_NREASONS; r++)
+        metric_series_remove(jm->skipped[r]);
 }
 
 static void
-log_run(const struct sched_job *j,
-        const struct exec_run *e,
-        int64_t duration_ns)
+log_run(const char *name, const struct exec_run *e, int64_t duration_ns)
 {
     char id[24], ms[32], rows[24], attempts[24];
     enum log_level level = LOG_INFO;
@@ -154,7 +173,7 @@ log_run(const struct sched_job *j,
              e->duplicate ? "run already taken by another instance"
                           : "run finished",
              "job",
-             j->def.cfg->name,
+             name,
              "run_id",
              log_i64(id, e->id),
              "trigger",
@@ -180,12 +199,12 @@ sched_metrics_run(struct scheduler *s,
                   int64_t duration_ns)
 {
     const struct exec_run *e = &r->exec;
-    const struct sched_job *j = &s->jobs[r->job];
-    const struct job_metrics *m = &j->m;
+    const struct job_metrics *m = &r->job->m;
 
+    (void)s;
     if (e->id == 0 && e->status == RUN_CANCELLED && !e->duplicate)
         return; /* replaced before it began */
-    log_run(j, e, duration_ns);
+    log_run(r->job->name, e, duration_ns);
     if (e->duplicate) {
         metric_inc(m->skipped[PLAN_SKIP_DUPLICATE]);
         return;
@@ -283,7 +302,7 @@ static const char *const concurrency_names[] = {"forbid",
 static json_t *
 job_json(struct scheduler *s, struct sched_job *j, int64_t now_s)
 {
-    const struct config_job *c = j->def.cfg;
+    const struct config_job *c = j->def->cfg;
     int64_t next = j->plan.synced ? plan_next_fire(&j->plan)
                                   : plan_next_after(&j->plan, now_s);
     char local[TZ_FORMAT_MAX];
@@ -291,7 +310,7 @@ job_json(struct scheduler *s, struct sched_job *j, int64_t now_s)
 
     (void)s;
     if (next == PLAN_NEVER ||
-        tz_format(j->def.tz, next, local, sizeof(local)) != 0)
+        tz_format(j->def->tz, next, local, sizeof(local)) != 0)
         local[0] = '\0';
     o = json_pack("{ss ss ss ss sb ss si so so so so}",
                   "name",
@@ -335,7 +354,7 @@ scheduler_json(void *arg, struct buf *out)
         goto out;
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n_jobs; i++) {
-        json_t *o = job_json(s, &s->jobs[i], now_s);
+        json_t *o = job_json(s, s->jobs[i], now_s);
 
         if (o == NULL || json_array_append_new(jobs, o) != 0) {
             pthread_mutex_unlock(&s->mu);

@@ -21,15 +21,19 @@ sched_worker_main(void *arg)
 
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->ready.head == NULL && !s->workers_exit)
+        /* After a reload lowered jobs.max_concurrent, the extra workers
+         * wait (they are not stopped: a raise may use them again). */
+        while ((s->ready.head == NULL || s->busy >= s->max_running) &&
+               !s->workers_exit)
             pthread_cond_wait(&s->work, &s->mu);
-        r = s->ready.head;
+        r = s->busy < s->max_running ? s->ready.head : NULL;
         if (r == NULL)
             break;
         sched_list_remove(&s->ready, r);
         sched_list_push(&s->running, r);
-        s->jobs[r->job].running++;
-        metric_set(s->jobs[r->job].m.running, s->jobs[r->job].running);
+        s->busy++;
+        r->job->running++;
+        metric_set(r->job->m.running, r->job->running);
         pthread_mutex_unlock(&s->mu);
         t0 = clock_mono(pool_clock(s->pool));
         /* A run cancelled before it began (replace) ends unrecorded. */
@@ -39,6 +43,9 @@ sched_worker_main(void *arg)
             exec_run(&r->exec);
         sched_run_done(s, r, clock_mono(pool_clock(s->pool)) - t0);
         pthread_mutex_lock(&s->mu);
+        s->busy--;
+        if (s->ready.head != NULL)
+            pthread_cond_signal(&s->work);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -82,9 +89,9 @@ sched_cancel_backends(struct scheduler *s, const int *pids, int n)
 }
 
 static void
-prune(struct scheduler *s)
+prune(struct scheduler *s, int64_t retention)
 {
-    int64_t retention = s->cfg->jobs->history_retention_ms, n, total = 0;
+    int64_t n, total = 0;
     struct pool_conn *c = NULL;
     struct deskdb_err err;
     char b[24];
@@ -151,9 +158,11 @@ housekeep_once(struct scheduler *s)
         if (sched_reconcile(s, &err) != 0)
             log_warn("jobs", "interrupted-run check failed", "error", err.msg);
     } else if (leader && now >= s->next_prune_ns) {
+        int64_t retention = s->cfg->jobs->history_retention_ms;
+
         s->next_prune_ns = now + SCHED_PRUNE_NS;
         pthread_mutex_unlock(&s->mu);
-        prune(s);
+        prune(s, retention);
     } else if (!leader && now >= s->next_refresh_ns) {
         s->next_refresh_ns = now + SCHED_REFRESH_NS;
         pthread_mutex_unlock(&s->mu);

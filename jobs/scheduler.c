@@ -46,10 +46,64 @@ struct sched_job *
 sched_find(struct scheduler *s, const char *name)
 {
     for (size_t i = 0; i < s->n_jobs; i++) {
-        if (strcmp(s->jobs[i].def.cfg->name, name) == 0)
-            return &s->jobs[i];
+        if (strcmp(s->jobs[i]->name, name) == 0)
+            return s->jobs[i];
     }
     return NULL;
+}
+
+int
+sched_def_compile(const struct config *cfg,
+                  const struct config_job *job,
+                  struct jobdef **out,
+                  struct deskdb_err *err)
+{
+    struct jobdef *d = calloc(1, sizeof(*d));
+    int rc;
+
+    *out = NULL;
+    if (d == NULL)
+        return err_set(err, DESKDB_ENOMEM, "out of memory");
+    rc = jobdef_compile(cfg, job, d, err);
+    if (rc != DESKDB_OK) {
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return DESKDB_OK;
+}
+
+static void
+def_free(struct jobdef *d)
+{
+    if (d != NULL)
+        jobdef_fini(d);
+    free(d);
+}
+
+struct sched_job *
+sched_job_new(struct scheduler *s, struct jobdef *def)
+{
+    struct sched_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        def_free(def);
+        return NULL;
+    }
+    j->name = def->cfg->name;
+    j->def = def;
+    plan_job_init(&j->plan, &def->expr, def->tz, def->cfg);
+    sched_metrics_job(s, j);
+    return j;
+}
+
+void
+sched_job_free(struct sched_job *j)
+{
+    if (j == NULL)
+        return;
+    def_free(j->def);
+    free(j);
 }
 
 static void
@@ -87,6 +141,7 @@ static int
 compile_jobs(struct scheduler *s, struct deskdb_err *err)
 {
     const struct config_jobs *jobs = s->cfg->jobs;
+    struct jobdef *def;
     int rc;
 
     s->jobs =
@@ -94,13 +149,13 @@ compile_jobs(struct scheduler *s, struct deskdb_err *err)
     if (s->jobs == NULL)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
     for (size_t i = 0; i < jobs->n_definitions; i++) {
-        struct sched_job *j = &s->jobs[i];
-
-        rc = jobdef_compile(s->cfg, &jobs->definitions[i], &j->def, err);
+        rc = sched_def_compile(s->cfg, &jobs->definitions[i], &def, err);
         if (rc != DESKDB_OK)
             return rc;
+        s->jobs[i] = sched_job_new(s, def);
+        if (s->jobs[i] == NULL)
+            return err_set(err, DESKDB_ENOMEM, "out of memory");
         s->n_jobs++;
-        plan_job_init(&j->plan, &j->def.expr, j->def.tz, j->def.cfg);
     }
     return DESKDB_OK;
 }
@@ -128,7 +183,13 @@ scheduler_create(const struct config *cfg,
     s->cfg = cfg;
     s->pool = pool;
     s->clock = clock != NULL ? *clock : clock_system;
+    s->leader_mode = cfg->jobs->leader_mode;
+    s->leader_key = cfg->jobs->leader_key;
+    s->max_running =
+        cfg->jobs->max_concurrent > 0 ? cfg->jobs->max_concurrent : 1;
     make_instance(s->instance, sizeof(s->instance));
+    /* The families first: compile_jobs() creates each job's series. */
+    sched_metrics_register(s, metrics);
     rc = init_sync(s, err);
     if (rc == DESKDB_OK)
         rc = compile_jobs(s, err);
@@ -140,18 +201,22 @@ scheduler_create(const struct config *cfg,
             rc = DESKDB_ENOMEM;
     }
     if (rc != DESKDB_OK) {
+        for (size_t i = 0; i < s->n_jobs; i++)
+            sched_metrics_forget(s->jobs[i]);
         scheduler_destroy(s);
         return NULL;
     }
-    sched_metrics_register(s, metrics);
     return s;
 }
 
 int
 scheduler_start(struct scheduler *s, struct deskdb_err *err)
 {
-    int n = s->cfg->jobs->max_concurrent > 0 ? s->cfg->jobs->max_concurrent : 1;
+    int n;
 
+    pthread_mutex_lock(&s->mu);
+    n = s->max_running;
+    pthread_mutex_unlock(&s->mu);
     if (s->started)
         return err_set(err, DESKDB_EINVAL, "scheduler already started");
     s->workers = calloc((size_t)n, sizeof(*s->workers));
@@ -290,8 +355,14 @@ scheduler_destroy(struct scheduler *s)
         pthread_mutex_destroy(&s->mu);
     }
     for (size_t i = 0; i < s->n_jobs; i++)
-        jobdef_fini(&s->jobs[i].def);
+        sched_job_free(s->jobs[i]);
+    for (size_t i = 0; i < s->n_gone; i++)
+        sched_job_free(s->gone[i]);
+    for (size_t i = 0; i < s->n_old_defs; i++)
+        def_free(s->old_defs[i]);
     free(s->jobs);
+    free(s->gone);
+    free(s->old_defs);
     free(s);
 }
 
@@ -299,6 +370,7 @@ scheduler_destroy(struct scheduler *s)
 static int
 check_not_running(struct scheduler *s,
                   struct sched_job *j,
+                  const struct jobdef *def,
                   struct deskdb_err *err)
 {
     struct pool_conn *c = NULL;
@@ -306,7 +378,7 @@ check_not_running(struct scheduler *s,
     int64_t id = 0;
     int running, rc;
 
-    if (j->def.cfg->concurrency == CONFIG_CONCURRENCY_ALLOW)
+    if (def->cfg->concurrency == CONFIG_CONCURRENCY_ALLOW)
         return DESKDB_OK;
     pthread_mutex_lock(&s->mu);
     running = j->running;
@@ -315,13 +387,13 @@ check_not_running(struct scheduler *s,
         return err_set(err,
                        DESKDB_EBUSY,
                        "job %s is running in this process (concurrency: %s)",
-                       j->def.cfg->name,
-                       j->def.cfg->concurrency == CONFIG_CONCURRENCY_FORBID
+                       j->name,
+                       def->cfg->concurrency == CONFIG_CONCURRENCY_FORBID
                            ? "forbid"
                            : "queue/replace");
     rc = pool_acquire(s->pool, &c, err);
     if (rc == 0)
-        rc = history_find_running(c, j->def.cfg->name, &id, instance, err);
+        rc = history_find_running(c, j->name, &id, instance, err);
     pool_release(s->pool, c);
     if (rc != 0)
         return rc;
@@ -329,7 +401,7 @@ check_not_running(struct scheduler *s,
         return err_set(err,
                        DESKDB_EBUSY,
                        "job %s is already running (run %lld on %s)",
-                       j->def.cfg->name,
+                       j->name,
                        (long long)id,
                        instance);
     return DESKDB_OK;
@@ -354,25 +426,34 @@ manual_result(struct sched_run *r, struct deskdb_err *err)
 int
 scheduler_run_now(struct scheduler *s, const char *name, struct deskdb_err *err)
 {
-    struct sched_job *j = sched_find(s, name);
+    const struct config *cfg = NULL;
+    const struct jobdef *def = NULL;
+    struct sched_job *j;
     struct sched_run *r;
     int64_t t0;
     int rc;
 
+    pthread_mutex_lock(&s->mu);
+    j = sched_find(s, name);
+    if (j != NULL) {
+        def = j->def;
+        cfg = s->cfg;
+    }
+    pthread_mutex_unlock(&s->mu);
     if (j == NULL)
         return err_set(err, DESKDB_ENOTFOUND, "no job named '%s'", name);
-    rc = check_not_running(s, j, err);
+    rc = check_not_running(s, j, def, err);
     if (rc != 0)
         return rc;
     r = calloc(1, sizeof(*r));
     if (r == NULL)
         return err_set(err, DESKDB_ENOMEM, "out of memory");
-    r->job = (size_t)(j - s->jobs);
+    r->job = j;
     r->exec.pool = s->pool;
-    r->exec.def = &j->def;
+    r->exec.def = def;
     r->exec.instance = s->instance;
     r->exec.clock = &s->clock;
-    r->exec.cfg = s->cfg;
+    r->exec.cfg = cfg;
     r->exec.trigger = PLAN_TRIGGER_MANUAL;
     r->exec.scheduled_for_us = clock_real(&s->clock) / 1000;
     pthread_mutex_lock(&s->mu);
@@ -391,14 +472,14 @@ scheduler_last_run(struct scheduler *s,
                    const char *name,
                    struct scheduler_run_info *out)
 {
-    struct sched_job *j = sched_find(s, name);
+    struct sched_job *j;
 
-    if (j == NULL)
-        return DESKDB_ENOTFOUND;
     pthread_mutex_lock(&s->mu);
-    *out = j->last;
+    j = sched_find(s, name);
+    if (j != NULL)
+        *out = j->last;
     pthread_mutex_unlock(&s->mu);
-    return DESKDB_OK;
+    return j != NULL ? DESKDB_OK : DESKDB_ENOTFOUND;
 }
 
 int
@@ -410,9 +491,15 @@ scheduler_refresh(struct scheduler *s, struct deskdb_err *err)
 int64_t
 scheduler_next_fire(struct scheduler *s, const char *name, int64_t after_s)
 {
-    struct sched_job *j = sched_find(s, name);
+    struct sched_job *j;
+    int64_t next = PLAN_NEVER;
 
-    return j != NULL ? plan_next_after(&j->plan, after_s) : PLAN_NEVER;
+    pthread_mutex_lock(&s->mu);
+    j = sched_find(s, name);
+    if (j != NULL)
+        next = plan_next_after(&j->plan, after_s);
+    pthread_mutex_unlock(&s->mu);
+    return next;
 }
 
 bool

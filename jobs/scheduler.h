@@ -39,6 +39,10 @@ struct scheduler;
  * - Workers.  jobs.max_concurrent threads run jobs on pooled connections;
  *   planning never waits for them.  Housekeeping (history pruning, replace
  *   cancels, the interrupted-run check) has its own thread.
+ * - Reload.  scheduler_reload() matches jobs by name and swaps their
+ *   definitions under the lock.  No job or definition is freed before
+ *   scheduler_destroy(), so a run in flight keeps the definition it
+ *   started with and the job it counts against.
  */
 
 /*
@@ -58,6 +62,42 @@ struct scheduler *scheduler_create(const struct config *cfg,
                                    const struct clock *clock,
                                    const char *conninfo,
                                    struct deskdb_err *err) DESKDB_MUSTCHECK;
+
+/*
+ * Apply `cfg`'s jobs: section to a scheduler, started or not (SIGHUP).
+ * Every definition is compiled first; a bad one fails the call with
+ * DESKDB_EINVAL (file:line:column) and changes nothing.  Jobs are matched
+ * by name:
+ *   - an added job is scheduled from now on: no fire time before the
+ *     reload is due (misfire does not apply to it);
+ *   - a removed job never fires again; its runs waiting for their jitter
+ *     or for a worker are dropped, a run in progress finishes and is
+ *     recorded as usual, and its deskdb_job_* series are taken out of the
+ *     registry;
+ *   - a kept job takes the new definition (type, SQL, steps, timeout,
+ *     retry, concurrency, misfire, ...) from its next run, and runs not
+ *     started yet take it too; a run in progress finishes with the one it
+ *     started with.  Its next fire time is computed again from now when
+ *     the schedule, the time zone (its own or jobs.timezone) or `enabled`
+ *     changed, and kept otherwise.  Runs in flight still count for its
+ *     concurrency policy (a forbid job does not start a second run).
+ * jobs.max_concurrent (workers are added at once; when lowered, the
+ * extra ones wait) and jobs.history_retention apply too.  jobs.leader
+ * (mode and key) is not changed on a running leadership: a change is
+ * logged as needing a restart.
+ *
+ * `cfg` is borrowed, and every configuration the scheduler was given
+ * must outlive it: runs in flight and retired definitions point into
+ * them.  Definitions replaced and jobs removed are kept until
+ * scheduler_destroy().  Call from the thread that owns the scheduler's
+ * life cycle (not concurrently with create/start/stop/destroy or another
+ * reload); the loop, the workers, /api/jobs and the metrics go on
+ * meanwhile.  Touches no database.  Returns 0, DESKDB_EINVAL or
+ * DESKDB_ENOMEM.
+ */
+int scheduler_reload(struct scheduler *s,
+                     const struct config *cfg,
+                     struct deskdb_err *err) DESKDB_MUSTCHECK;
 
 /* Start the planning loop, the workers and the housekeeping thread.
  * Returns 0, DESKDB_EIO when a thread cannot start, or DESKDB_EINVAL when

@@ -81,15 +81,27 @@ clear_overrides(void)
         unsetenv(vars[i]);
 }
 
+struct config *
+jobstest_config(const struct jobstest *t,
+                const char *jobs_yaml,
+                int pool_max,
+                struct deskdb_err *err)
+{
+    char *text = config_text(&t->db, jobs_yaml, pool_max);
+    struct config *cfg;
+
+    clear_overrides();
+    cfg = config_load_buffer("jobs.yaml", text, strlen(text), err);
+    free(text);
+    return cfg;
+}
+
 static void
 load(struct jobstest *t, const char *jobs_yaml, int pool_max)
 {
     struct deskdb_err err;
-    char *text = config_text(&t->db, jobs_yaml, pool_max);
 
-    clear_overrides();
-    t->cfg = config_load_buffer("jobs.yaml", text, strlen(text), &err);
-    free(text);
+    t->cfg = jobstest_config(t, jobs_yaml, pool_max, &err);
     if (t->cfg == NULL)
         fail_msg("config: %s", err.msg);
     t->metrics = metrics_create();

@@ -35,6 +35,14 @@ void jobstest_setup(struct jobstest *t,
                     const char *jobs_yaml,
                     int pool_max);
 
+/* Load a configuration as jobstest_setup() does (for a reload); NULL
+ * with `err` set when it does not load.  config_destroy() it. */
+struct deskdb_err;
+struct config *jobstest_config(const struct jobstest *t,
+                               const char *jobs_yaml,
+                               int pool_max,
+                               struct deskdb_err *err);
+
 /* Load another configuration and scheduler over the same database (a
  * second instance); the caller destroys them with jobstest_free_extra(). */
 void jobstest_second(const struct jobstest *t,

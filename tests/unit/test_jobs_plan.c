@@ -671,11 +671,115 @@ test_unsync_and_drop(void **state)
     sim_fini(&s);
 }
 
+/* ---- reload --------------------------------------------------------- */
+
+static struct cron_expr
+expr_of(const char *schedule)
+{
+    struct cron_expr e;
+    struct deskdb_err err;
+    int col;
+
+    if (cron_parse(schedule, &e, &col, &err) != 0)
+        fail_msg("%s: %s", schedule, err.msg);
+    return e;
+}
+
+/* A new schedule counts from the reload: its fire times before it are
+ * not due.  An unchanged schedule keeps its next fire time, even one that
+ * has passed without a tick. */
+static void
+test_redefine_schedule(void **state)
+{
+    struct sim s;
+    struct cron_expr e = expr_of("*/5 * * * *");
+    int64_t t0 = crontest_utc("2025-06-01 12:00:05");
+
+    (void)state;
+    sim_init(&s,
+             "* * * * *",
+             NULL,
+             CONFIG_CONCURRENCY_FORBID,
+             CONFIG_MISFIRE_RUN_ONCE);
+    plan_sync(&s.j, false, 0, t0);
+    sim_step(&s, t0);
+    assert_int_equal(plan_next_fire(&s.j), t0 + 55);
+
+    /* Same definition at 12:01:10 (no tick since 12:00:05): kept. */
+    plan_job_redefine(&s.j, &s.j.expr, NULL, &s.cfg, false, t0 + 65);
+    assert_int_equal(plan_next_fire(&s.j), t0 + 55);
+    sim_step(&s, t0 + 65);
+    assert_int_equal(count(&s, PLAN_START), 1);
+    assert_int_equal(start_n(&s, 0)->scheduled_for, t0 + 55);
+
+    /* Every 5 minutes from 12:03:20: 12:05, not 12:00 or 12:04. */
+    plan_job_redefine(&s.j, &e, NULL, &s.cfg, true, t0 + 195);
+    assert_int_equal(plan_next_fire(&s.j), t0 - 5 + 300);
+    sim_step(&s, t0 + 250);
+    assert_int_equal(count(&s, PLAN_START), 1);
+    sim_step(&s, t0 + 295);
+    assert_int_equal(count(&s, PLAN_START), 2);
+    assert_int_equal(start_n(&s, 1)->scheduled_for, t0 - 5 + 300);
+    assert_int_equal(skipped(&s, PLAN_SKIP_MISFIRE), 0);
+
+    /* Disabled, then enabled an hour later: no catch-up of that hour. */
+    s.cfg.enabled = false;
+    plan_job_redefine(&s.j, &e, NULL, &s.cfg, true, t0 + 300);
+    assert_int_equal(plan_next_fire(&s.j), PLAN_NEVER);
+    sim_step(&s, t0 + 3600);
+    s.cfg.enabled = true;
+    plan_job_redefine(&s.j, &e, NULL, &s.cfg, true, t0 + 3601);
+    assert_int_equal(plan_next_fire(&s.j), t0 - 5 + 3900);
+    sim_step(&s, t0 + 3700);
+    assert_int_equal(count(&s, PLAN_START), 2);
+    assert_int_equal(skipped(&s, PLAN_SKIP_MISFIRE), 0);
+    sim_fini(&s);
+}
+
+/* Runs in flight stay counted across a reload: forbid does not start a
+ * second one, and a queued run still waits for them. */
+static void
+test_redefine_keeps_in_flight(void **state)
+{
+    struct sim s;
+    int64_t t0 = crontest_utc("2025-06-01 12:00:00");
+
+    (void)state;
+    sim_init(&s,
+             "* * * * *",
+             NULL,
+             CONFIG_CONCURRENCY_FORBID,
+             CONFIG_MISFIRE_RUN_ONCE);
+    s.duration = 150;
+    plan_sync(&s.j, false, 0, t0 - 1);
+    sim_step(&s, t0);
+    assert_int_equal(s.n_running, 1);
+    s.cfg.timeout_ms = 5000; /* a change that is not the schedule */
+    plan_job_redefine(&s.j, &s.j.expr, NULL, &s.cfg, false, t0 + 10);
+    sim_step(&s, t0 + 60);
+    assert_int_equal(count(&s, PLAN_START), 1);
+    assert_int_equal(skipped(&s, PLAN_SKIP_OVERLAP), 1);
+    /* Now queue: the next fire time waits for the old run. */
+    s.cfg.concurrency = CONFIG_CONCURRENCY_QUEUE;
+    plan_job_redefine(&s.j, &s.j.expr, NULL, &s.cfg, false, t0 + 70);
+    sim_step(&s, t0 + 120);
+    assert_int_equal(count(&s, PLAN_START), 1);
+    assert_int_equal(s.max_running, 1);
+    sim_step(&s, t0 + 150);
+    assert_int_equal(count(&s, PLAN_START), 2);
+    assert_int_equal(start_n(&s, 1)->trigger, PLAN_TRIGGER_QUEUED);
+    assert_int_equal(start_n(&s, 1)->scheduled_for, t0 + 120);
+    assert_int_equal(s.max_running, 1);
+    sim_fini(&s);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_minute_once),
+        cmocka_unit_test(test_redefine_schedule),
+        cmocka_unit_test(test_redefine_keeps_in_flight),
         cmocka_unit_test(test_delayed_tick),
         cmocka_unit_test(test_clock_steps_back),
         cmocka_unit_test(test_every_interval),
