@@ -775,6 +775,14 @@ test_redaction(void **state)
     s = config_redact_webhook_url("not a url", false);
     assert_string_equal(s, "***");
     free(s);
+    /* An '@' past a '/' in the authority is refused before its length is
+     * known: nothing after it may be read (it once was, from an
+     * uninitialized length). */
+    s = config_redact_webhook_url("https://u:pa/ss@hooks.example.com/x?t=1",
+                                  false);
+    assert_string_equal(s, "***");
+    free(s);
+    expect_redacted("postgresql://app:pa/ss@db/desk?password=x", "***");
 }
 
 /* What libpq itself reads from `conninfo` for `key` (NULL: not set). */
