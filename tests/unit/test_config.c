@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "config/config_alerts.h"
 #include "config/config_jobs.h"
+#include "jobs/jobdef.h"
 
 static const char *const seed_vars[] = {
     "DATABASE_URL",
@@ -589,6 +590,11 @@ test_expansion(void **state)
                            "invalid variable reference"));
     assert_non_null(strstr(load_error("database: {url: \"${OPEN\"}\n"),
                            "invalid variable reference"));
+    /* A bad reference after literal text (fuzz finding: the scan went on
+     * past the end of the value by the literal's length). */
+    assert_non_null(
+        strstr(load_error("database: {url: \"postgresql://${/desk\"}\n"),
+               "invalid variable reference"));
 }
 
 /* ---- secret files ------------------------------------------------------- */
@@ -973,8 +979,12 @@ test_error_positions(void **state)
          "(labels identify an alert and cannot use templates; put {{ ... }} "
          "in annotations)"},
     };
+    static const char sched[] = "jobs:\n  definitions:\n    - name: a\n"
+                                "      schedule: \"@eve\r\r\rry 31s\"\n"
+                                "      type: sql\n      sql: SELECT 1\n";
     struct config_pos pos = {"f.yaml", 3, 7};
     struct deskdb_err err;
+    struct config *cfg;
     size_t i;
 
     (void)state;
@@ -989,6 +999,19 @@ test_error_positions(void **state)
     assert_string_equal(err.msg, "DB_POOL_MAX: too big");
     config_error_at(&err, NULL, "plain");
     assert_string_equal(err.msg, "plain");
+    /* Quoted values keep an error on one line (fuzz finding: a schedule
+     * with CRs folded into newlines by libyaml spread the message of
+     * jobs_check_config() over many lines). */
+    pos.file = "f.yaml";
+    pos.line = 5;
+    config_error_at(&err, &pos, "schedule \"%s\"", "@eve\n\r\try\x7f");
+    assert_string_equal(err.msg, "f.yaml:5:7: schedule \"@eve???ry?\"");
+    cfg = config_load_buffer("t.yaml", sched, strlen(sched), &err);
+    assert_non_null(cfg);
+    assert_int_equal(jobs_check_config(cfg, &err), DESKDB_EINVAL);
+    assert_non_null(strstr(err.msg, "t.yaml:4:17: job 'a': schedule \"@eve?"));
+    assert_null(strpbrk(err.msg, "\r\n"));
+    config_destroy(cfg);
 }
 
 static void
