@@ -30,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ops_options opt;
     struct ops_record r;
     const struct ops_op *op;
+    json_t *back;
     char *line;
     int rc;
 
@@ -43,14 +44,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         opt.dealership = FUZZ_DEALERSHIP;
     rc = ops_record_prepare(&r, op, &opt, (const char *)data + 1, size - 1, 1);
     if (rc != 0) {
-        if (r.status != OPS_FAILED || r.code == NULL)
-            fuzz_fail(ops_name(op), "refused without status or code");
-        fuzz_check_error(ops_name(op), rc, &r.err);
+        /* The message reaches the user inside the JSON result line, which
+         * escapes what jansson quotes from the input: that line is what
+         * must be one line (and valid JSON). */
+        if (r.status != OPS_FAILED || r.code == NULL || rc > 0 ||
+            r.err.msg[0] == '\0')
+            fuzz_fail(ops_name(op), "refused without status, code or message");
         line = ops_record_line(&r);
         if (line == NULL)
             fuzz_fail(ops_name(op), "no result line");
-        if (strchr(line, '\n') != NULL)
-            fuzz_fail(ops_name(op), "result line with a newline");
+        if (strpbrk(line, "\r\n") != NULL)
+            fuzz_fail(ops_name(op), "result line with a line break");
+        back = json_loads(line, 0, NULL);
+        if (back == NULL)
+            fuzz_fail(ops_name(op), "result line is not JSON");
+        json_decref(back);
         free(line);
     }
     ops_record_fini(&r);
