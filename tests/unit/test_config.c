@@ -982,6 +982,8 @@ test_error_positions(void **state)
     static const char sched[] = "jobs:\n  definitions:\n    - name: a\n"
                                 "      schedule: \"@eve\r\r\rry 31s\"\n"
                                 "      type: sql\n      sql: SELECT 1\n";
+    static const char null_strings[] =
+        "database: {url: ~, application_name: ~}\njobs:\n  timezone:\n";
     struct config_pos pos = {"f.yaml", 3, 7};
     struct deskdb_err err;
     struct config *cfg;
@@ -999,6 +1001,16 @@ test_error_positions(void **state)
     assert_string_equal(err.msg, "DB_POOL_MAX: too big");
     config_error_at(&err, NULL, "plain");
     assert_string_equal(err.msg, "plain");
+    /* A null string with a default keeps the default (fuzz finding:
+     * "jobs: {timezone: ~}" left NULL, and check-config crashed). */
+    cfg =
+        config_load_buffer("t.yaml", null_strings, strlen(null_strings), &err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->jobs->timezone.value, "UTC");
+    assert_string_equal(cfg->database.url, "");
+    assert_string_equal(cfg->database.application_name, "deskdb");
+    assert_int_equal(jobs_check_config(cfg, &err), DESKDB_OK);
+    config_destroy(cfg);
     /* Quoted values keep an error on one line (fuzz finding: a schedule
      * with CRs folded into newlines by libyaml spread the message of
      * jobs_check_config() over many lines). */
