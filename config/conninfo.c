@@ -267,6 +267,8 @@ redact_uri(struct buf *b, const char *s)
     rc = buf_append(b, s, (size_t)(auth - s));
     if (rc == 0)
         rc = redact_authority(b, auth, false, &n);
+    if (rc != 0)
+        return rc;
     rest = auth + n;
     q = strchr(rest, '?');
     if (rc == 0)
@@ -340,6 +342,10 @@ config_redact_webhook_url(const char *url, bool hide_path)
     rc = buf_append(&b, url, (size_t)(sep + 3 - url));
     if (rc == 0)
         rc = redact_authority(&b, sep + 3, true, &n);
+    if (rc < 0) {
+        buf_fini(&b);
+        return rc == DESKDB_ENOMEM ? NULL : strdup("***");
+    }
     rest = sep + 3 + n;
     path_len = strcspn(rest, "?#");
     if (rc == 0 && path_len > 0)

@@ -100,8 +100,10 @@ cfg_expand(struct cfg_ctx *ctx, const struct cfg_node *n, char **out)
             rc = buf_putc(&b, '$');
             p += 2;
         } else if (p[0] == '$' && p[1] == '{') {
+            /* on failure `used` is stale: stop here */
             rc = expand_one(ctx, n, p, &b, &used);
-            p += used;
+            if (rc == 0)
+                p += used;
         } else {
             used = strcspn(p + 1, "$") + 1;
             rc = buf_append(&b, p, used);

@@ -367,6 +367,10 @@ parse_string(struct cfg_ctx *ctx,
     if (cfg_node_is_null(n)) {
         if (f->flags & CFG_F_REQUIRED)
             return cfg_err_key(ctx, n, "needs a value");
+        /* null is "not set": a default, applied before parsing, stays
+         * (modules rely on it: jobs.timezone was once NULL here) */
+        if (f->def_str != NULL)
+            return 0;
         free(*slot);
         *slot = NULL;
         return 0;

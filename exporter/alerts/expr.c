@@ -207,10 +207,15 @@ match_op(struct parser *p, enum expr_match *op)
 static int
 compile_re(struct parser *p, struct expr_matcher *m, size_t at)
 {
-    char *pattern = malloc(strlen(m->value) + 5);
-    char msg[160];
+    size_t at_re;
+    const char *why = expr_ere_check(m->value, &at_re);
+    char *pattern, msg[160];
     int rc;
 
+    /* regcomp() itself may take gigabytes for "a++++..." */
+    if (why != NULL)
+        return fail(p, at, "invalid regular expression: %s", why);
+    pattern = malloc(strlen(m->value) + 5);
     if (pattern == NULL)
         return oom(p);
     sprintf(pattern, "^(%s)$", m->value);
@@ -321,6 +326,8 @@ range(struct parser *p, int64_t *ms)
         return fail(p, start, "bad range: %s", derr.msg);
     if (*ms <= 0)
         return fail(p, start, "the range must be longer than 0");
+    if (*ms > EXPR_MAX_RANGE_MS)
+        return fail(p, start, "the range must be at most 366d");
     p->pos = end;
     return expect(p, ']', "to close the range");
 }

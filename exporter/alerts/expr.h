@@ -16,6 +16,9 @@
 /* Series one rule tracks for rate()/increase(), and samples per series. */
 #define EXPR_MAX_SERIES  1000
 #define EXPR_MAX_SAMPLES 256
+/* Longest range of rate()/increase(): 366 days (nanoseconds stay far
+ * from int64 overflow, and a longer window holds no useful samples). */
+#define EXPR_MAX_RANGE_MS (INT64_C(366) * 86400 * 1000)
 
 struct alert_expr;
 struct expr_history;

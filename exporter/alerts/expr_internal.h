@@ -49,4 +49,12 @@ struct alert_expr {
 
 void expr_node_free(struct expr_node *n);
 
+/*
+ * Check a pattern before regcomp(): NULL, or why it is refused (adjacent
+ * repetition operators, back-references, nesting or repetition that would
+ * compile into an unbounded tree), with the byte offset in `*at`.
+ * Anything else is left to regcomp() to accept or reject.
+ */
+const char *expr_ere_check(const char *re, size_t *at);
+
 #endif

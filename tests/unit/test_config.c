@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "config/config_alerts.h"
 #include "config/config_jobs.h"
+#include "jobs/jobdef.h"
 
 static const char *const seed_vars[] = {
     "DATABASE_URL",
@@ -589,6 +590,11 @@ test_expansion(void **state)
                            "invalid variable reference"));
     assert_non_null(strstr(load_error("database: {url: \"${OPEN\"}\n"),
                            "invalid variable reference"));
+    /* A bad reference after literal text (fuzz finding: the scan went on
+     * past the end of the value by the literal's length). */
+    assert_non_null(
+        strstr(load_error("database: {url: \"postgresql://${/desk\"}\n"),
+               "invalid variable reference"));
 }
 
 /* ---- secret files ------------------------------------------------------- */
@@ -775,6 +781,14 @@ test_redaction(void **state)
     s = config_redact_webhook_url("not a url", false);
     assert_string_equal(s, "***");
     free(s);
+    /* An '@' past a '/' in the authority is refused before its length is
+     * known: nothing after it may be read (it once was, from an
+     * uninitialized length). */
+    s = config_redact_webhook_url("https://u:pa/ss@hooks.example.com/x?t=1",
+                                  false);
+    assert_string_equal(s, "***");
+    free(s);
+    expect_redacted("postgresql://app:pa/ss@db/desk?password=x", "***");
 }
 
 /* What libpq itself reads from `conninfo` for `key` (NULL: not set). */
@@ -965,8 +979,14 @@ test_error_positions(void **state)
          "(labels identify an alert and cannot use templates; put {{ ... }} "
          "in annotations)"},
     };
+    static const char sched[] = "jobs:\n  definitions:\n    - name: a\n"
+                                "      schedule: \"@eve\r\r\rry 31s\"\n"
+                                "      type: sql\n      sql: SELECT 1\n";
+    static const char null_strings[] =
+        "database: {url: ~, application_name: ~}\njobs:\n  timezone:\n";
     struct config_pos pos = {"f.yaml", 3, 7};
     struct deskdb_err err;
+    struct config *cfg;
     size_t i;
 
     (void)state;
@@ -981,6 +1001,29 @@ test_error_positions(void **state)
     assert_string_equal(err.msg, "DB_POOL_MAX: too big");
     config_error_at(&err, NULL, "plain");
     assert_string_equal(err.msg, "plain");
+    /* A null string with a default keeps the default (fuzz finding:
+     * "jobs: {timezone: ~}" left NULL, and check-config crashed). */
+    cfg =
+        config_load_buffer("t.yaml", null_strings, strlen(null_strings), &err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->jobs->timezone.value, "UTC");
+    assert_string_equal(cfg->database.url, "");
+    assert_string_equal(cfg->database.application_name, "deskdb");
+    assert_int_equal(jobs_check_config(cfg, &err), DESKDB_OK);
+    config_destroy(cfg);
+    /* Quoted values keep an error on one line (fuzz finding: a schedule
+     * with CRs folded into newlines by libyaml spread the message of
+     * jobs_check_config() over many lines). */
+    pos.file = "f.yaml";
+    pos.line = 5;
+    config_error_at(&err, &pos, "schedule \"%s\"", "@eve\n\r\try\x7f");
+    assert_string_equal(err.msg, "f.yaml:5:7: schedule \"@eve???ry?\"");
+    cfg = config_load_buffer("t.yaml", sched, strlen(sched), &err);
+    assert_non_null(cfg);
+    assert_int_equal(jobs_check_config(cfg, &err), DESKDB_EINVAL);
+    assert_non_null(strstr(err.msg, "t.yaml:4:17: job 'a': schedule \"@eve?"));
+    assert_null(strpbrk(err.msg, "\r\n"));
+    config_destroy(cfg);
 }
 
 static void

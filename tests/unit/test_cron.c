@@ -198,6 +198,11 @@ static const struct bad_case bad_cases[] = {
      1,
      "cron: column 1: unknown macro '@foo' (use @yearly, @annually, @monthly, "
      "@weekly, @daily, @midnight, @hourly or @every)"},
+    /* fuzz finding: quoted text kept its line breaks */
+    {"@a\nb",
+     1,
+     "cron: column 1: unknown macro '@a?b' (use @yearly, @annually, "
+     "@monthly, @weekly, @daily, @midnight, @hourly or @every)"},
     {"@", 1, NULL},
     {"@after 5m", 1, NULL},
     {"@daily 0", 8, "cron: column 8: unexpected text after @daily"},

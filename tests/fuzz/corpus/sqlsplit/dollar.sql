@@ -1,0 +1,1 @@
+DO $$ BEGIN PERFORM 1; END $$; SELECT $a$ $$; $b$ ; $a$; SELECT $_x1$;$_x1$; SELECT a$b$ FROM t; SELECT $1; SELECT x$$y

@@ -1,0 +1,1 @@
+SELECT E'it\'s;', e'\\'; SELECT 2; SELECT U&'d\0061t;' , U&"d;" UESCAPE '!'; SELECT B'01', X'f;', N'n;'
