@@ -3,19 +3,7 @@
 # exit codes (0 ok, 1 the run failed, 2 usage or configuration), one-line
 # errors with file:line:column, and list with the database down.
 source "$DESKDB_SOURCE_DIR/tests/support/lib.sh"
-require_dsn
-
-unset DATABASE_URL
-db=deskdb_jobs_cli_$$
-admin=$DESKDB_TEST_DSN
-dsn=${admin%/*}/$db
-psql "$admin" -qAtX -c "CREATE DATABASE $db" >/dev/null
-cleanup() {
-    cleanup_lib
-    psql "$admin" -qAtX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-q() { psql "$dsn" -qAtX -c "$1"; }
+own_database deskdb_jobs_cli
 
 config=$TEST_WORK/deskdb.yaml
 write_config() {

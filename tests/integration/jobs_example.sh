@@ -2,19 +2,9 @@
 # Every job of config/examples/deskdb.yaml runs against the migrated Desk
 # Studio schema (deskdb jobs run), and does what its comment says.
 source "$DESKDB_SOURCE_DIR/tests/support/lib.sh"
-require_dsn
-
 unset DESKDB_CONFIG
-db=deskdb_example_$$
-admin=$DESKDB_TEST_DSN
-export DATABASE_URL=${admin%/*}/$db
-psql "$admin" -qAtX -c "CREATE DATABASE $db" >/dev/null
-cleanup() {
-    cleanup_lib
-    psql "$admin" -qAtX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-q() { psql "$DATABASE_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+own_database deskdb_example
+export DATABASE_URL=$dsn
 
 # The example as shipped, with the import inbox in the test's directory.
 config=$TEST_WORK/deskdb.yaml

@@ -5,21 +5,7 @@
 # takes over within seconds and records the killed run as interrupted.
 # ctest-labels: concurrency
 source "$DESKDB_SOURCE_DIR/tests/support/lib.sh"
-require_dsn
-
-# The configuration names the database; the seed's variable would win.
-unset DATABASE_URL
-db=deskdb_leader_$$
-admin=$DESKDB_TEST_DSN
-dsn=${admin%/*}/$db
-psql "$admin" -qAtX -c "CREATE DATABASE $db" >/dev/null
-cleanup() {
-    cleanup_lib
-    psql "$admin" -qAtX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-q() { psql "$dsn" -qAtX -c "$1"; }
+own_database deskdb_leader
 
 write_config() {
     cat >"$1" <<YAML

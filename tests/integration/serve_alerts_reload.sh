@@ -7,18 +7,7 @@
 # deskdb_config_last_reload_successful to 0.
 # ctest-labels: concurrency
 source "$DESKDB_SOURCE_DIR/tests/support/lib.sh"
-require_dsn
-
-unset DATABASE_URL
-db=deskdb_alerts_reload_$$
-admin=$DESKDB_TEST_DSN
-dsn=${admin%/*}/$db
-psql "$admin" -qAtX -c "CREATE DATABASE $db" >/dev/null
-cleanup() {
-    cleanup_lib
-    psql "$admin" -qAtX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+own_database deskdb_alerts_reload
 state_rows() { # RULE [STATE]: rows of deskdb.alert_state
     psql "$dsn" -qAtX -c "SELECT count(*) FROM deskdb.alert_state
                           WHERE rule = '$1' AND state LIKE '${2:-%}'"

@@ -25,6 +25,24 @@ require_dsn() {
     : "${DESKDB_TEST_DSN:?run through scripts/test: DESKDB_TEST_DSN is not set}"
 }
 
+# own_database NAME: a new database NAME_<pid> on the test server, dropped
+# at exit; sets $db, $dsn (the test DSN naming it) and $admin (the test
+# DSN), and unsets DATABASE_URL, which would override the configuration.
+own_database() {
+    require_dsn
+    unset DATABASE_URL
+    db=${1}_$$
+    admin=$DESKDB_TEST_DSN
+    dsn=${admin%/*}/$db
+    psql "$admin" -qAtX -c "CREATE DATABASE $db" >/dev/null
+    trap 'cleanup_lib; psql "$admin" -qAtX -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+}
+
+# q SQL: run SQL on the database of own_database, unaligned output.
+q() {
+    psql "$dsn" -qAtX -v ON_ERROR_STOP=1 -c "$1"
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on right now, below the
 # kernel's ephemeral range (where outgoing connections could hold it).
 free_port() {
