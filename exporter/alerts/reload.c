@@ -260,6 +260,7 @@ retire_removed(struct alerts *a, struct alerts_swap *sw)
     for (i = 0; i < n; i++) {
         notifier_stop(sw->old_notifiers[gone[i]], deadline);
         dropped = notifier_discard(sw->old_notifiers[gone[i]]);
+        notifier_forget_metrics(sw->old_notifiers[gone[i]]);
         if (dropped == 0)
             log_info("alerts",
                      "receiver removed",

@@ -316,6 +316,10 @@ int notifier_reconfigure(struct notifier *n,
  * dropped; returns how many there were. */
 size_t notifier_discard(struct notifier *n);
 
+/* Take the receiver's deskdb_webhook_* series out of /metrics (a receiver
+ * removed by a reload); the notifier may still count into them. */
+void notifier_forget_metrics(struct notifier *n);
+
 /* See dispatch_restore(). */
 void notifier_restore(struct notifier *n,
                       const struct notify_alert *alert,

@@ -74,6 +74,18 @@ register_metrics(struct notifier *n, struct metrics *m)
     n->m_queue = f != NULL ? metric_series(f, &name) : NULL;
 }
 
+void
+notifier_forget_metrics(struct notifier *n)
+{
+    size_t i;
+
+    metric_series_remove(n->m_sent);
+    for (i = 0; i < NOTIFY_NREASONS; i++)
+        metric_series_remove(n->m_failed[i]);
+    metric_series_remove(n->m_duration);
+    metric_series_remove(n->m_queue);
+}
+
 static void
 init_dispatch_cfg(struct dispatch_cfg *d,
                   const struct config_receiver *c,

@@ -479,7 +479,8 @@ test_alerts_reload_receivers(void **state)
     assert_non_null(strstr(json, "\"name\":\"Flag\",\"state\":\"firing\""));
     free(json);
 
-    /* "team" removed: what it had queued is dropped and counted. */
+    /* "team" removed: what it had queued is dropped and counted, and its
+     * series leave the registry. */
     assert_int_equal(alerts_reload(a,
                                    load(f,
                                         "alerts:\n"
@@ -494,12 +495,14 @@ test_alerts_reload_receivers(void **state)
                      DESKDB_OK);
     assert_int_equal(a->n_notifiers, 1);
     assert_int_equal(notifier_queue_length(team), 0);
-    assert_true(series(f->m,
-                       "deskdb_webhook_notifications_failed_total",
-                       "team",
-                       "dropped",
-                       &v));
-    assert_true(v == 1);
+    assert_true(metric_value(team->m_failed[NOTIFY_REASON_DROPPED]) == 1);
+    assert_false(series(f->m,
+                        "deskdb_webhook_notifications_failed_total",
+                        "team",
+                        "dropped",
+                        &v));
+    assert_false(series(f->m, "deskdb_webhook_queue_length", "team", NULL, &v));
+    assert_true(series(f->m, "deskdb_webhook_queue_length", "ops", NULL, &v));
     json = json_of(a);
     assert_null(strstr(json, "\"team\""));
     assert_null(strstr(json, "\"pager\""));
