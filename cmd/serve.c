@@ -205,10 +205,11 @@ reload_alerts(struct daemon *d)
 /*
  * SIGHUP, the jobs: section: jobs added, removed and changed by name,
  * runs in progress left to finish (scheduler_reload()).  Serve started
- * without a scheduler (no jobs, no alert leadership) gets one when the
- * file now has jobs, and /api/jobs answers from then on; a scheduler
- * whose jobs are all removed keeps running with none.  A failure keeps
- * the running jobs.
+ * without a scheduler gets one when the file now has jobs or alert
+ * receivers under advisory-lock leadership (as create_jobs() decides at
+ * start): /api/jobs answers from then on, and only the leader sends alert
+ * notifications.  A scheduler whose jobs are all removed keeps running
+ * with none.  A failure keeps the running jobs.
  */
 static int
 reload_jobs(struct daemon *d)
@@ -219,13 +220,15 @@ reload_jobs(struct daemon *d)
     err_clear(&err);
     if (d->sched != NULL) {
         rc = scheduler_reload(d->sched, d->cfg, &err);
-    } else if (d->cfg->jobs->n_definitions > 0) {
+    } else {
         rc = create_jobs(d, &err);
-        if (rc == DESKDB_OK)
+        if (rc == DESKDB_OK && d->sched != NULL)
             rc = scheduler_start(d->sched, &err);
-        if (rc == DESKDB_OK) {
+        if (rc == DESKDB_OK && d->sched != NULL) {
             api_set_jobs_provider(d->api, scheduler_json, d->sched);
-        } else {
+            if (d->alerts != NULL)
+                alerts_set_leader_fn(d->alerts, is_leader, d->sched);
+        } else if (rc != DESKDB_OK) {
             scheduler_destroy(d->sched);
             d->sched = NULL;
         }

@@ -46,7 +46,8 @@ struct alerts *alerts_create(const struct config_alerts *cfg,
  * instances run: `fn` (NULL: always this one) is asked before each
  * delivery and each write, from the alert threads, and must not block.
  * Other instances still evaluate, so /api/alerts and deskdb_alert_firing
- * work everywhere.  Call before alerts_start().
+ * work everywhere.  May be called while the alerts run (a scheduler made
+ * by a reload), from the thread that calls alerts_reload().
  */
 void
 alerts_set_leader_fn(struct alerts *a, bool (*is_leader)(void *arg), void *arg);

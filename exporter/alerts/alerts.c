@@ -176,8 +176,10 @@ alerts_set_leader_fn(struct alerts *a, bool (*is_leader)(void *), void *arg)
 {
     size_t i;
 
+    pthread_mutex_lock(&a->lock);
     a->leader_fn = is_leader;
     a->leader_arg = arg;
+    pthread_mutex_unlock(&a->lock);
     for (i = 0; i < a->n_notifiers; i++)
         notifier_set_leader_fn(a->notifiers[i], is_leader, arg);
 }
@@ -198,10 +200,18 @@ alerts_set_external_url(struct alerts *a, const char *url)
     return rc;
 }
 
+/* Called without the lock: the leader function may take its own. */
 static bool
 is_leader(struct alerts *a)
 {
-    return a->leader_fn == NULL || a->leader_fn(a->leader_arg);
+    bool (*fn)(void *);
+    void *arg;
+
+    pthread_mutex_lock(&a->lock);
+    fn = a->leader_fn;
+    arg = a->leader_arg;
+    pthread_mutex_unlock(&a->lock);
+    return fn == NULL || fn(arg);
 }
 
 /* Worker thread: record what a receiver now knows, for the state table.

@@ -29,7 +29,7 @@ struct alerts {
     struct collectors *collectors;
     struct pool *pool;
     const struct clock *clock;
-    bool (*leader_fn)(void *arg);
+    bool (*leader_fn)(void *arg); /* under `lock` */
     void *leader_arg;
     char *external_url;          /* for receivers a reload adds; NULL: "" */
     struct notifier **notifiers; /* one per receiver */

@@ -14,31 +14,9 @@ state_rows() { # RULE [STATE]: rows of deskdb.alert_state
 }
 
 # The receiver: one line of JSON per POST in $TEST_WORK/hooks.
-hook_port=$(free_port)
 hooks=$TEST_WORK/hooks
-: >"$hooks"
-cat >"$TEST_WORK/receiver.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        with open(sys.argv[2], "a") as out:
-            out.write(json.dumps(json.loads(body)) + "\n")
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
-PY
-python3 "$TEST_WORK/receiver.py" "$hook_port" "$hooks" &
-SERVE_PIDS+=("$!")
-wait_until 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$hook_port) 2>/dev/null" ||
-    fail "the test receiver did not start"
+hook_receiver_start "$hooks"
+hook_port=$HOOK_PORT
 
 port=$(free_port)
 SERVE_PORT=$port

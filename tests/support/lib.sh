@@ -107,3 +107,33 @@ serve_stop() {
     wait "$SERVE_PID" || status=$?
     [ "$status" -eq 0 ] || fail "deskdb serve exited $status after SIGTERM"
 }
+
+# hook_receiver_start FILE: an HTTP receiver on a free port that appends
+# the JSON body of every POST as one line to FILE and answers 200; sets
+# HOOK_PORT.  Stopped at exit.
+hook_receiver_start() {
+    HOOK_PORT=$(free_port)
+    : >"$1"
+    cat >"$TEST_WORK/receiver.py" <<'PY'
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "a") as out:
+            out.write(json.dumps(json.loads(body)) + "\n")
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+PY
+    python3 "$TEST_WORK/receiver.py" "$HOOK_PORT" "$1" &
+    SERVE_PIDS+=("$!")
+    wait_until 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$HOOK_PORT) 2>/dev/null" ||
+        fail "the test receiver did not start"
+}
