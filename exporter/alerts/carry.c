@@ -151,25 +151,6 @@ carry_histories(struct alerts_eval *from,
     }
 }
 
-static void
-remember_deleted(struct alerts_eval *ev, uint64_t fp)
-{
-    uint64_t *grown;
-
-    if (ev->track_deleted && ev->n_deleted == ev->cap_deleted &&
-        ev->cap_deleted < ALERTS_MAX_DELETED) {
-        size_t cap = ev->cap_deleted != 0 ? 2 * ev->cap_deleted : 16;
-
-        grown = realloc(ev->deleted, cap * sizeof(*grown));
-        if (grown != NULL) {
-            ev->deleted = grown;
-            ev->cap_deleted = cap;
-        }
-    }
-    if (ev->track_deleted && ev->n_deleted < ev->cap_deleted)
-        ev->deleted[ev->n_deleted++] = fp;
-}
-
 /* One old instance into `to`; false if it ended here (rule gone while
  * pending). */
 static bool
@@ -180,7 +161,7 @@ carry_instance(struct alerts_eval *to,
 {
     inst->rule = rule;
     if (rule == ALERTS_RULE_GONE && inst->state == ALERT_PENDING) {
-        remember_deleted(to, inst->alert.fingerprint);
+        alerts_eval_remember_deleted(to, inst->alert.fingerprint);
         return false;
     }
     if (rule == ALERTS_RULE_GONE && inst->state == ALERT_FIRING)

@@ -192,9 +192,8 @@ alerts_eval_adopt(struct alerts_eval *ev, struct alert_instance *inst)
 }
 
 void
-alerts_eval_remove(struct alerts_eval *ev, size_t i)
+alerts_eval_remember_deleted(struct alerts_eval *ev, uint64_t fp)
 {
-    struct alert_instance *inst = ev->inst[i];
     uint64_t *grown;
 
     if (ev->track_deleted && ev->n_deleted == ev->cap_deleted &&
@@ -208,7 +207,15 @@ alerts_eval_remove(struct alerts_eval *ev, size_t i)
         }
     }
     if (ev->track_deleted && ev->n_deleted < ev->cap_deleted)
-        ev->deleted[ev->n_deleted++] = inst->alert.fingerprint;
+        ev->deleted[ev->n_deleted++] = fp;
+}
+
+void
+alerts_eval_remove(struct alerts_eval *ev, size_t i)
+{
+    struct alert_instance *inst = ev->inst[i];
+
+    alerts_eval_remember_deleted(ev, inst->alert.fingerprint);
     if (inst->rule < ev->n_rules)
         ev->rules[inst->rule].n_instances--;
     memmove(ev->inst + i,

@@ -101,6 +101,10 @@ int alerts_eval_adopt(struct alerts_eval *ev,
  * fingerprint in ev->deleted when track_deleted is set. */
 void alerts_eval_remove(struct alerts_eval *ev, size_t i);
 
+/* Remember that the row of fingerprint `fp` is to be deleted from the
+ * state table (when track_deleted is set; up to ALERTS_MAX_DELETED). */
+void alerts_eval_remember_deleted(struct alerts_eval *ev, uint64_t fp);
+
 /*
  * A reload: move the state of `from` (the evaluator being replaced) into
  * `to`, a fresh evaluator of the new configuration with no instances.
