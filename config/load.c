@@ -19,23 +19,6 @@ static int verr_at(struct deskdb_err *err,
                    const char *fmt,
                    va_list ap) DESKDB_PRINTF(4, 0);
 
-/*
- * Messages quote values from the file and the environment, which may hold
- * line breaks and other control characters (a quoted YAML scalar folds
- * lone CRs into newlines): shown as '?', as cfg_echo() does, so that an
- * error stays one line.
- */
-static int
-one_line(struct deskdb_err *err)
-{
-    if (err == NULL)
-        return DESKDB_EINVAL;
-    for (char *p = err->msg; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7F)
-            *p = '?';
-    return err->code;
-}
-
 static int
 verr_at(struct deskdb_err *err,
         const struct config_pos *pos,
@@ -59,7 +42,9 @@ verr_at(struct deskdb_err *err,
         err_set(err, DESKDB_EINVAL, "%s: %s%s", pos->file, prefix, msg);
     else
         err_set(err, DESKDB_EINVAL, "%s%s", prefix, msg);
-    return one_line(err);
+    /* Values may hold line breaks (a quoted YAML scalar folds lone CRs
+     * into newlines). */
+    return err_one_line(err);
 }
 
 int

@@ -50,6 +50,18 @@ err_clear(struct deskdb_err *err)
     err->msg[0] = '\0';
 }
 
+int
+err_one_line(struct deskdb_err *err)
+{
+    if (err == NULL)
+        return DESKDB_EINVAL;
+    for (char *p = err->msg; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
+    }
+    return err->code;
+}
+
 const char *
 err_code_name(int code)
 {

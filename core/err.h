@@ -47,6 +47,12 @@ void err_prefix(struct deskdb_err *err, const char *fmt, ...)
 /* Reset to "no error". */
 void err_clear(struct deskdb_err *err);
 
+/* Show control characters in err->msg as '?', so that a message quoting
+ * outside input (a YAML value, a cron expression) stays one line.  Returns
+ * err->code (DESKDB_EINVAL if err is NULL), for `return
+ * err_one_line(err)`. */
+int err_one_line(struct deskdb_err *err);
+
 /* Stable lower-case name of a code, e.g. "timeout". */
 const char *err_code_name(int code);
 

@@ -76,17 +76,11 @@ fail(struct parser *ps, const char *at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    /* quoted text may hold line breaks: keep the message one line */
-    for (char *r = reason; *r != '\0'; r++)
-        if ((unsigned char)*r < 0x20 || *r == 0x7f)
-            *r = '?';
     if (ps->column != NULL)
         *ps->column = column;
-    return err_set(ps->err,
-                   DESKDB_EINVAL,
-                   "cron: column %d: %s",
-                   column,
-                   reason);
+    err_set(ps->err, DESKDB_EINVAL, "cron: column %d: %s", column, reason);
+    /* quoted text may hold line breaks */
+    return err_one_line(ps->err);
 }
 
 static bool

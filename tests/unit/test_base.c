@@ -26,6 +26,10 @@ test_err_set_and_prefix(void **state)
     assert_string_equal(e.msg, "pool main: acquire after 5 ms");
     assert_string_equal(err_code_name(e.code), "timeout");
     assert_int_equal(err_set(NULL, DESKDB_EIO, "x"), DESKDB_EIO);
+    err_set(&e, DESKDB_EINVAL, "bad value '%s'", "a\r\nb\tc\x7f");
+    assert_int_equal(err_one_line(&e), DESKDB_EINVAL);
+    assert_string_equal(e.msg, "bad value 'a??b?c?'");
+    assert_int_equal(err_one_line(NULL), DESKDB_EINVAL);
 }
 
 static void
