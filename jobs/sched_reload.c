@@ -40,18 +40,6 @@ schedule_differs(const struct config_job *a, const struct config_job *b)
            str_differs(a->timezone.value, b->timezone.value);
 }
 
-/* The current job named `name`.  The set is written by reloads only, and
- * they run on this thread: reading it without the lock is safe here. */
-static struct sched_job *
-current_job(const struct scheduler *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_jobs; i++) {
-        if (strcmp(s->jobs[i]->name, name) == 0)
-            return s->jobs[i];
-    }
-    return NULL;
-}
-
 static bool
 in_next(const struct reload *p, const struct sched_job *j)
 {
@@ -120,7 +108,9 @@ static int
 reload_match(struct scheduler *s, struct reload *p, struct deskdb_err *err)
 {
     for (size_t i = 0; i < p->n; i++) {
-        struct sched_job *j = current_job(s, p->defs[i]->cfg->name);
+        /* Without mu: only reloads write the set, and they run on this
+         * thread. */
+        struct sched_job *j = sched_find(s, p->defs[i]->cfg->name);
 
         if (j != NULL) {
             p->next[i] = j;
